@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat uv.lock pyproject.toml .python-version | sha1sum | cut -c1-12)
+PORT ?= 8000
+# Phase two of `make test`: PostgreSQL, Redis and a real Celery worker.
+INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yueqiqian
+INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install run test test-unit test-integration lint format check-deploy compose-check clean
+
+$(STAMP): uv.lock pyproject.toml .python-version scripts/bootstrap.sh
+	@rm -f $(VENV)/.installed-*
+	scripts/bootstrap.sh
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/python manage.py migrate --no-input -v0
+	$(VENV)/bin/python manage.py seed_demo
+	@echo "粤企签 serving on http://127.0.0.1:$(PORT)/"
+	$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: test-unit test-integration
+
+test-unit: $(STAMP)
+	scripts/system-deps.sh
+	$(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: $(STAMP)
+	scripts/services.sh
+	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
+	  $(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+compose-check:
+	docker-compose config -q
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -1,0 +1,66 @@
+from django.contrib import admin
+
+from .models import AgreementVersion, CACertificate, CAInstitution, Package
+
+
+class PackageInline(admin.TabularInline):
+    model = Package
+    extra = 0
+    fields = ["name", "price_per_year_fen", "min_years", "max_years", "is_active", "sort_order"]
+
+
+@admin.register(CAInstitution)
+class CAInstitutionAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "contact_phone", "bank_name", "is_active", "sort_order"]
+    search_fields = ["name", "code"]
+    inlines = [PackageInline]
+
+
+@admin.register(CACertificate)
+class CACertificateAdmin(admin.ModelAdmin):
+    """CA certificates are generated, never edited; their private keys are never shown."""
+
+    list_display = ["ca", "role", "subject", "serial_hex", "not_after"]
+    list_filter = ["ca", "role"]
+    fields = [
+        "ca",
+        "role",
+        "subject",
+        "serial_hex",
+        "sha256_fingerprint",
+        "not_before",
+        "not_after",
+        "certificate_pem",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Package)
+class PackageAdmin(admin.ModelAdmin):
+    list_display = ["name", "ca", "price_per_year_fen", "min_years", "max_years", "is_active"]
+    list_filter = ["ca", "is_active"]
+    list_select_related = ["ca"]
+
+
+@admin.register(AgreementVersion)
+class AgreementVersionAdmin(admin.ModelAdmin):
+    """A published version is what applicants accepted: it can be superseded, not edited."""
+
+    list_display = ["ca", "version", "title", "published_at"]
+    list_filter = ["ca"]
+    list_select_related = ["ca"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["ca", "version", "title", "body", "published_at"] if obj else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

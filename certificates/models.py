@@ -1,0 +1,146 @@
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+MAX_YEARS = 5
+
+
+class CAInstitution(models.Model):
+    """A certificate authority the applicant may choose; it is the payee of its own orders."""
+
+    code = models.SlugField("代码", max_length=20, unique=True)
+    name = models.CharField("机构名称", max_length=100, unique=True)
+    contact_phone = models.CharField("联系电话", max_length=30)
+    # Receiving account for corporate bank transfers, and the remark a transfer must carry.
+    bank_account_name = models.CharField("收款户名", max_length=100)
+    bank_name = models.CharField("开户行", max_length=100)
+    bank_account_number = models.CharField(
+        "收款账号", max_length=40, validators=[RegexValidator(r"^[0-9 ]{8,40}$", "账号只能是数字")]
+    )
+    transfer_remark_format = models.CharField(
+        "转账备注格式",
+        max_length=100,
+        help_text="可用占位符：{ref} 订单参考码，{credit_code} 统一社会信用代码",
+        default="{ref}",
+    )
+    is_active = models.BooleanField("可选", default=True)
+    sort_order = models.PositiveSmallIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = "CA机构"
+        verbose_name_plural = "CA机构"
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            self.transfer_remark_format.format(ref="R", credit_code="C")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValidationError({"transfer_remark_format": f"格式无效：{exc}"}) from exc
+        if "{ref}" not in self.transfer_remark_format:
+            raise ValidationError({"transfer_remark_format": "格式必须包含 {ref}"})
+
+    def transfer_remark(self, *, ref: str, credit_code: str) -> str:
+        return self.transfer_remark_format.format(ref=ref, credit_code=credit_code)
+
+
+class CACertificate(models.Model):
+    """A CA's own certificate with its encrypted private key: its root, or its issuing CA."""
+
+    class Role(models.TextChoices):
+        ROOT = "root", "根证书"
+        ISSUING = "issuing", "签发CA"
+
+    ca = models.ForeignKey(
+        CAInstitution, on_delete=models.PROTECT, related_name="certificates", verbose_name="CA机构"
+    )
+    role = models.CharField("角色", max_length=10, choices=Role.choices)
+    subject = models.CharField("主题", max_length=300)
+    serial_hex = models.CharField("序列号", max_length=64, unique=True)
+    sha256_fingerprint = models.CharField("SHA-256 指纹", max_length=64, unique=True)
+    not_before = models.DateTimeField("生效时间")
+    not_after = models.DateTimeField("失效时间")
+    certificate_pem = models.TextField("证书 (PEM)")
+    # Encrypted by certificates.keys; never shown, never exported.
+    encrypted_private_key = models.BinaryField(editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "CA证书"
+        verbose_name_plural = "CA证书"
+        constraints = [
+            models.UniqueConstraint(fields=["ca", "role"], name="one_certificate_per_ca_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ca} · {self.get_role_display()}"
+
+
+class Package(models.Model):
+    """What the applicant buys: price per year, and the validity periods the CA offers."""
+
+    ca = models.ForeignKey(
+        CAInstitution, on_delete=models.PROTECT, related_name="packages", verbose_name="CA机构"
+    )
+    name = models.CharField("套餐名称", max_length=60)
+    description = models.CharField("说明", max_length=200, blank=True)
+    includes_official_seal = models.BooleanField("含机构公章", default=True)
+    includes_legal_rep_seal = models.BooleanField("含法定代表人章", default=True)
+    price_per_year_fen = models.PositiveIntegerField("每年价格（分）")
+    min_years = models.PositiveSmallIntegerField(
+        "最短年限", default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_YEARS)]
+    )
+    max_years = models.PositiveSmallIntegerField(
+        "最长年限", default=3, validators=[MinValueValidator(1), MaxValueValidator(MAX_YEARS)]
+    )
+    is_active = models.BooleanField("在售", default=True)
+    sort_order = models.PositiveSmallIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = "证书套餐"
+        verbose_name_plural = "证书套餐"
+        ordering = ["ca", "sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ca", "name"], name="package_name_unique_per_ca"),
+            models.CheckConstraint(
+                condition=Q(min_years__gte=1) & Q(max_years__lte=MAX_YEARS),
+                name="package_years_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_years__lte=models.F("max_years")), name="package_years_ordered"
+            ),
+            models.CheckConstraint(condition=Q(price_per_year_fen__gt=0), name="package_price_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ca.name} · {self.name}"
+
+    @property
+    def years_offered(self) -> range:
+        return range(self.min_years, self.max_years + 1)
+
+
+class AgreementVersion(models.Model):
+    """A version of a CA's 业务协议书. The newest published one is current; old ones stay."""
+
+    ca = models.ForeignKey(
+        CAInstitution, on_delete=models.PROTECT, related_name="agreements", verbose_name="CA机构"
+    )
+    version = models.PositiveIntegerField("版本号")
+    title = models.CharField("标题", max_length=100, default="数字证书业务协议书")
+    body = models.TextField("正文")
+    published_at = models.DateTimeField("发布时间")
+
+    class Meta:
+        verbose_name = "协议版本"
+        verbose_name_plural = "协议版本"
+        ordering = ["ca", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["ca", "version"], name="agreement_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ca.name} · {self.title} v{self.version}"

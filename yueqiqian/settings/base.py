@@ -1,0 +1,255 @@
+"""Settings read from the environment.
+
+With no environment at all this is the *embedded default*: SQLite, Celery tasks run in-process,
+sandbox providers, DEBUG on — what `make run` and `make test` use. Setting `DATABASE_URL` switches
+to PostgreSQL, `REDIS_URL` (or `CELERY_BROKER_URL`) to a real broker and a shared cache.
+`yueqiqian.settings.production` builds on this module and refuses anything unsafe.
+"""
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = Path(os.environ.get("YQ_VAR_DIR", BASE_DIR / "var"))
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# The embedded default's secret and key-encryption key are public by construction; production
+# refuses both (see production.py).
+DEFAULT_SECRET_KEY = "django-insecure-yueqiqian-embedded-default-never-use-in-production"  # noqa: S105
+DEFAULT_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"yueqiqian embedded default key-encryption key").digest()
+).decode()
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", DEFAULT_SECRET_KEY)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "yueqiqian",
+    "accounts",
+    "certificates",
+    "orders",
+    "authorization",
+    "invoices",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "yueqiqian.urls"
+WSGI_APPLICATION = "yueqiqian.wsgi.application"
+ASGI_APPLICATION = "yueqiqian.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+            ],
+            "builtins": ["yueqiqian.templatetags.yq"],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads (runserver, the browser tests' live server) write to one file.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "yq",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Uploads and generated files are private: they live outside every public path and are only
+# served through views that check who is asking.
+PRIVATE_MEDIA_ROOT = Path(env("YQ_PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},
+    },
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Security headers that hold in every mode; production adds HTTPS-only ones.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 7 * 24 * 3600
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Requests arrive through this many trusted reverse proxies (X-Forwarded-For hops to trust).
+YQ_TRUSTED_PROXY_COUNT = env_int("YQ_TRUSTED_PROXY_COUNT", 0)
+# The public address of the site, used in links that leave it (CRL URLs, share links, SMS).
+YQ_PUBLIC_BASE_URL = env("YQ_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# ---- Private keys at rest -------------------------------------------------------------------
+# 32 bytes, urlsafe base64. CA and enterprise private keys are stored AES-256-GCM encrypted
+# under a key derived from it (certificates/keys.py).
+YQ_KEY_ENCRYPTION_KEY = env("YQ_KEY_ENCRYPTION_KEY", DEFAULT_KEY_ENCRYPTION_KEY)
+
+# ---- External services: one provider interface each ------------------------------------------
+# Every setting named *_PROVIDER holds a dotted class path; production refuses a class whose
+# `sandbox` attribute is true.
+YQ_SMS_PROVIDER = env("YQ_SMS_PROVIDER", "accounts.sms.SandboxSmsProvider")
+# Sandbox SMS: messages are logged and, when set, appended as JSON lines to this file (the file
+# is how a separate worker process's messages reach tests and the developer).
+YQ_SMS_SANDBOX_OUTBOX = env("YQ_SMS_SANDBOX_OUTBOX", str(VAR_DIR / "sms-outbox.jsonl"))
+# The production SMS provider posts to the operator's SMS gateway.
+YQ_SMS_GATEWAY_URL = env("YQ_SMS_GATEWAY_URL")
+YQ_SMS_GATEWAY_SECRET = env("YQ_SMS_GATEWAY_SECRET")
+YQ_SMS_SIGN_NAME = env("YQ_SMS_SIGN_NAME", "粤企签")
+
+# Login codes.
+YQ_SMS_CODE_TTL_SECONDS = env_int("YQ_SMS_CODE_TTL_SECONDS", 300)
+YQ_SMS_CODE_MAX_ATTEMPTS = 5
+YQ_RATE_LIMITS = {
+    # scope: (requests, window seconds)
+    "sms_send_phone_minute": (1, 60),
+    "sms_send_phone_day": (10, 24 * 3600),
+    "sms_send_ip_hour": (30, 3600),
+    "sms_check_phone": (10, 15 * 60),
+    "sms_check_ip": (50, 3600),
+}
+
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "粤企签 <noreply@yueqiqian.example>")
+
+# ---- Celery ----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+# Without a broker the embedded default runs each task in-process, right where it is queued.
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "purge-sms-codes": {
+        "task": "accounts.tasks.sms_codes_purge",
+        "schedule": crontab(minute=17),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,30 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template import loader
+from django.views.decorators.http import require_GET
+
+from orders.selectors import order_list_for_user
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    recent = []
+    if request.user.is_authenticated:
+        recent = list(order_list_for_user(user=request.user)[:3])
+    return render(request, "home.html", {"tab": "home", "recent_orders": recent})
+
+
+@login_required
+@require_GET
+def me(request: HttpRequest) -> HttpResponse:
+    return render(request, "me.html", {"tab": "me"})
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No request context: the failure may come from a context processor or the database.
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
