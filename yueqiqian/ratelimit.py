@@ -1,21 +1,21 @@
 """Fixed-window rate limits kept in the shared cache (Redis in production).
 
 A limit is named by a scope in settings.YQ_RATE_LIMITS: (requests, window seconds). `hit` counts a
-request and says whether it is still within the limit; `exceeded` only looks.
+request and raises RateLimited past the limit; `check` only looks.
 """
 
 import hashlib
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 
 
-@dataclass(frozen=True)
 class RateLimited(Exception):
-    scope: str
-    retry_after: int
+    def __init__(self, *, scope: str, retry_after: int) -> None:
+        super().__init__(f"{scope}: retry after {retry_after}s")
+        self.scope = scope
+        self.retry_after = retry_after
 
     @property
     def message(self) -> str:

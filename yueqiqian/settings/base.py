@@ -218,12 +218,27 @@ YQ_RATE_LIMITS = {
     "sms_check_ip": (50, 3600),
 }
 
-EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env("DJANGO_EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+# Email (Django 6.1 mailers). The embedded default prints mail to the console; production
+# requires SMTP.
+SMTP_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+_email_backend = env("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS = {
+    "default": {
+        "BACKEND": _email_backend,
+        "OPTIONS": (
+            {
+                "host": env("DJANGO_EMAIL_HOST", "localhost"),
+                "port": env_int("DJANGO_EMAIL_PORT", 25),
+                "username": env("DJANGO_EMAIL_HOST_USER"),
+                "password": env("DJANGO_EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("DJANGO_EMAIL_USE_TLS", False),
+                "timeout": 10,
+            }
+            if _email_backend == SMTP_EMAIL_BACKEND
+            else {}
+        ),
+    }
+}
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "粤企签 <noreply@yueqiqian.example>")
 
 # ---- Celery ----------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from .base import (
     DATABASES,
     DEFAULT_KEY_ENCRYPTION_KEY,
     DEFAULT_SECRET_KEY,
-    EMAIL_BACKEND,
+    MAILERS,
     SECRET_KEY,
+    SMTP_EMAIL_BACKEND,
     YQ_KEY_ENCRYPTION_KEY,
     env_bool,
     env_int,
@@ -47,7 +48,7 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     refuse("set DATABASE_URL to a PostgreSQL database.")
 if CELERY_TASK_ALWAYS_EAGER:
     refuse("set REDIS_URL (or CELERY_BROKER_URL): tasks must run in workers.")
-if EMAIL_BACKEND != "django.core.mail.backends.smtp.EmailBackend":
+if MAILERS["default"]["BACKEND"] != SMTP_EMAIL_BACKEND:
     refuse("DJANGO_EMAIL_BACKEND must be the SMTP backend.")
 
 for _name, _path in list(globals().items()):
