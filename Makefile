@@ -7,7 +7,7 @@ PORT ?= 8000
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yueqiqian
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test test-unit test-integration lint format check-deploy compose-check clean
+.PHONY: install run test test-unit test-integration lint format compose-check clean
 
 $(STAMP): uv.lock pyproject.toml .python-version scripts/bootstrap.sh
 	@rm -f $(VENV)/.installed-*
@@ -42,7 +42,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 compose-check:
-	docker-compose config -q
+	docker-compose --env-file $(if $(wildcard .env),.env,.env.example) config -q
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
