@@ -52,10 +52,25 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker-log") / "worker.log"
     with log.open("w") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "yueqiqian", "worker", "--pool=prefork",
-             "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "-n", f"itest-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "yueqiqian",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"itest-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 60
@@ -83,5 +98,6 @@ class WorkerHandle:
             if predicate():
                 return
             time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; worker log:\n"
-                             f"{self.log.read_text()[-3000:]}")
+        raise AssertionError(
+            f"timed out waiting for {what}; worker log:\n{self.log.read_text()[-3000:]}"
+        )
