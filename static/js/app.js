@@ -8,7 +8,6 @@
       if (btn.dataset.counting) return;
       btn.dataset.counting = "1";
       var left = parseInt(btn.dataset.countdown, 10) || 0;
-      var label = btn.textContent;
       btn.disabled = true;
       var tick = function () {
         if (left <= 0) {
@@ -21,26 +20,8 @@
         setTimeout(tick, 1000);
       };
       tick();
-      void label;
     });
   }
-
-  // htmx submits a form's clicked button name/value only for hx-post on the form itself;
-  // remember the submitter so "action=send" vs "action=login" reaches the server.
-  document.addEventListener("submit", function (e) {
-    var form = e.target;
-    if (e.submitter && e.submitter.name) {
-      var hidden = form.querySelector("input[data-submitter]");
-      if (!hidden) {
-        hidden = document.createElement("input");
-        hidden.type = "hidden";
-        hidden.setAttribute("data-submitter", "");
-        form.appendChild(hidden);
-      }
-      hidden.name = e.submitter.name;
-      hidden.value = e.submitter.value;
-    }
-  }, true);
 
   document.addEventListener("DOMContentLoaded", function () { startCountdowns(document); });
   document.addEventListener("htmx:afterSettle", function (e) { startCountdowns(e.target); });

@@ -253,3 +253,17 @@ def test_a_deactivated_user_cannot_log_in(client, sms_outbox, send):
 
     assert "该账号已停用" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_the_purge_task_deletes_codes_a_day_after_expiry_and_keeps_the_rest():
+    from accounts.tasks import sms_codes_purge
+
+    old = login_code_send(phone=PHONE, ip="10.0.0.1")
+    with time_machine.travel(timezone.now() + timedelta(days=1, minutes=10)):
+        login_code_send(phone="13912345678", ip="10.0.0.1")
+
+        deleted = sms_codes_purge()
+
+    assert deleted == 1
+    assert not SmsCode.objects.filter(phone=old.phone).exists()
+    assert SmsCode.objects.filter(phone="13912345678").exists()
