@@ -1,4 +1,3 @@
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.conf import settings
 from django.db import transaction
@@ -55,6 +54,3 @@ def ca_chain_pem(*, ca: CAInstitution) -> str:
         + certs[CACertificate.Role.ROOT].certificate_pem
     )
 
-
-def load_pem(pem: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(pem.encode())

@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from certificates.models import MAX_YEARS
 
-from .states import INITIAL_STATUS, TRANSITIONS, OrderKind, OrderStatus
+from .states import TRANSITIONS, OrderKind, OrderStatus
 
 
 class Order(models.Model):
@@ -77,10 +77,6 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
-
-    @property
-    def initial_status(self) -> str:
-        return INITIAL_STATUS[self.kind]
 
 
 class OrderEvent(models.Model):
