@@ -33,6 +33,21 @@ def ca_name(*, organization: str, common_name: str) -> x509.Name:
     )
 
 
+def ca_key_usage(*, digital_signature: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs; the issuing CA also signs OCSP responses itself."""
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _years_after(start: dt.datetime, years: int) -> dt.datetime:
     try:
         return start.replace(year=start.year + years)
@@ -53,20 +68,7 @@ def build_root(*, organization: str, now: dt.datetime) -> IssuedCA:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(_years_after(now, ROOT_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(ca_key_usage(digital_signature=False), critical=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA384())
     )
@@ -85,20 +87,7 @@ def build_issuing(*, organization: str, root: IssuedCA, now: dt.datetime, crl_ur
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(_years_after(now, ISSUING_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(ca_key_usage(digital_signature=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
