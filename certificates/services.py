@@ -53,4 +53,3 @@ def ca_chain_pem(*, ca: CAInstitution) -> str:
         certs[CACertificate.Role.ISSUING].certificate_pem
         + certs[CACertificate.Role.ROOT].certificate_pem
     )
-
