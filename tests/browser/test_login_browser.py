@@ -42,3 +42,18 @@ def test_a_new_user_logs_in_with_an_sms_code_on_a_phone(live_server, page, sms_o
     screenshot(page, "me")
     page.get_by_role("button", name="退出登录").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+
+
+@pytest.mark.parametrize("width", [360, 430])
+def test_pages_fit_phones_from_360_to_430_px_wide(live_server, browser, width):
+    context = browser.new_context(
+        viewport={"width": width, "height": 800}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    try:
+        page = context.new_page()
+        for path in ["/", "/accounts/login/", "/no-such-page/"]:
+            page.goto(f"{live_server.url}{path}")
+            assert_no_horizontal_scroll(page)
+            expect(page.locator("h1")).to_be_visible()
+    finally:
+        context.close()
