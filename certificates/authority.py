@@ -48,6 +48,20 @@ def ca_key_usage(*, digital_signature: bool) -> x509.KeyUsage:
     )
 
 
+def crl_distribution_points(url: str) -> x509.CRLDistributionPoints:
+    """Where relying parties fetch the CRL that covers a certificate signed by this CA."""
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )
+
+
 def _years_after(start: dt.datetime, years: int) -> dt.datetime:
     try:
         return start.replace(year=start.year + years)
@@ -93,19 +107,7 @@ def build_issuing(*, organization: str, root: IssuedCA, now: dt.datetime, crl_ur
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski.value),
             critical=False,
         )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(crl_url)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
+        .add_extension(crl_distribution_points(crl_url), critical=False)
         .sign(root.private_key, hashes.SHA384())
     )
     return IssuedCA(certificate=cert, private_key=key)

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 # Shared with the CA hierarchy so that every certificate the platform makes counts years the same
 # way (29 February + n years falls back to 28 February).
-from .authority import _years_after
+from .authority import _years_after, crl_distribution_points
 
 # RFC 5280 4.1.2.2: a serial is at most 20 octets and positive, so below 2**159.
 SERIAL_MAX = 2**159
@@ -137,19 +137,7 @@ def build_enterprise_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuing_ski.value),
             critical=False,
         )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(crl_url)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
+        .add_extension(crl_distribution_points(crl_url), critical=False)
         .sign(issuing_key, hashes.SHA256())
     )
     return IssuedEnterpriseCertificate(certificate=cert, private_key=key)
