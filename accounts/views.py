@@ -11,7 +11,7 @@ from yueqiqian.http import client_ip
 from yueqiqian.ratelimit import RateLimited
 
 from .forms import LoginForm, PhoneForm
-from .services import LoginCodeError, login_code_check, login_code_send
+from .services import LoginCodeError, login_code_check, login_code_cooldown, login_code_send
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -62,6 +62,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             except (LoginCodeError, RateLimited) as exc:
                 form.add_error("code", exc.message)
                 status = 429 if isinstance(exc, RateLimited) else 400
+                # Keep the 获取验证码 countdown running across the re-rendered form.
+                context["countdown"] = login_code_cooldown(phone=form.cleaned_data["phone"])
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 target = context["next"]

@@ -1,6 +1,7 @@
 """Login by phone number + SMS code: codes are delivered, expire, work once, resist guessing,
 and sending and checking are rate limited per phone and per IP."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -267,3 +268,24 @@ def test_the_purge_task_deletes_codes_a_day_after_expiry_and_keeps_the_rest():
     assert deleted == 1
     assert not SmsCode.objects.filter(phone=old.phone).exists()
     assert SmsCode.objects.filter(phone="13912345678").exists()
+
+
+def test_the_resend_countdown_survives_a_wrong_code(send, client, sms_outbox):
+    send()
+    wrong = f"{(int(sms_outbox.last_code(PHONE)) + 1) % 10**6:06d}"
+
+    body = log_in(client, wrong).content.decode()
+
+    countdown = int(re.search(r'data-countdown="(\d+)"', body).group(1))
+    assert 50 <= countdown <= 60
+
+
+def test_no_countdown_when_the_minute_has_passed(send, client, sms_outbox):
+    send()
+    code = sms_outbox.last_code(PHONE)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        body = log_in(client, wrong).content.decode()
+
+    assert "data-countdown" not in body
