@@ -67,20 +67,6 @@ def login_code_send(*, phone: str, ip: str) -> SentCode:
     return SentCode(phone=phone, code=code, expires_at=expires_at)
 
 
-def login_code_cooldown(*, phone: str) -> int:
-    """Seconds until the phone may ask for another code (0: now), for the button's countdown."""
-    _, window = settings.YQ_RATE_LIMITS["sms_send_phone_minute"]
-    last = (
-        SmsCode.objects.filter(phone=phone, purpose=SmsCode.Purpose.LOGIN)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    if last is None:
-        return 0
-    return max(0, window - int((timezone.now() - last).total_seconds()))
-
-
 def login_code_check(*, phone: str, code: str, ip: str) -> User:
     """Consume the phone's current login code and return its user (created on first login).
 

@@ -11,7 +11,8 @@ from yueqiqian.http import client_ip
 from yueqiqian.ratelimit import RateLimited
 
 from .forms import LoginForm, PhoneForm
-from .services import LoginCodeError, login_code_check, login_code_cooldown, login_code_send
+from .selectors import login_code_cooldown
+from .services import LoginCodeError, login_code_check, login_code_send
 
 
 def _next_url(request: HttpRequest) -> str:
