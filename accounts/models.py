@@ -75,3 +75,32 @@ class SmsCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} · {self.get_purpose_display()}"
+
+
+class Identity(models.Model):
+    """The applicant's verified identity (实名认证): bound to one user, checked by a face check.
+
+    The full ID number is kept for matching the legal representative; pages show it masked.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.PROTECT, related_name="identity", verbose_name="用户"
+    )
+    real_name = models.CharField("姓名", max_length=30)
+    id_number = models.CharField("身份证号", max_length=18)
+    verified_at = models.DateTimeField("认证时间")
+    provider = models.CharField("核验渠道", max_length=50)
+    provider_ref = models.CharField("核验流水号", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = "实名认证"
+        verbose_name_plural = "实名认证"
+
+    def __str__(self) -> str:
+        return f"{self.real_name} ({self.user.phone})"
+
+    @property
+    def id_number_masked(self) -> str:
+        from .identity import mask_id_number
+
+        return mask_id_number(self.id_number)

@@ -144,3 +144,63 @@ class AgreementVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ca.name} · {self.title} v{self.version}"
+
+
+class EnterpriseCertificate(models.Model):
+    """An enterprise's certificate, issued for one order.
+
+    The row is created with its serial *before* signing (status 签发中), then completed. One per
+    order, and one pending or valid certificate per credit code, enforced by the database.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "签发中"
+        VALID = "valid", "有效"
+        EXPIRED = "expired", "已过期"
+        REVOKED = "revoked", "已注销"
+
+    order = models.OneToOneField(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        related_name="certificate",
+        verbose_name="订单",
+    )
+    ca = models.ForeignKey(
+        CAInstitution, on_delete=models.PROTECT, related_name="issued", verbose_name="CA机构"
+    )
+    holder = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        related_name="enterprise_certificates",
+        verbose_name="管理员",
+    )
+    status = models.CharField("状态", max_length=10, choices=Status.choices)
+    enterprise_name = models.CharField("企业名称", max_length=100)
+    credit_code = models.CharField("统一社会信用代码", max_length=18, db_index=True)
+    legal_rep_name = models.CharField("法定代表人", max_length=30)
+    serial_hex = models.CharField("序列号", max_length=40, unique=True)
+    sha256_fingerprint = models.CharField("SHA-256 指纹", max_length=64, blank=True)
+    not_before = models.DateTimeField("生效时间", null=True, blank=True)
+    not_after = models.DateTimeField("失效时间", null=True, blank=True)
+    certificate_pem = models.TextField("证书 (PEM)", blank=True)
+    encrypted_private_key = models.BinaryField(editable=False, null=True, blank=True)
+    official_seal = models.FileField("机构公章", upload_to="seals/%Y/%m/", blank=True)
+    legal_rep_seal = models.FileField("法定代表人章", upload_to="seals/%Y/%m/", blank=True)
+    seats_total = models.PositiveIntegerField("授权数量", default=1)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    issued_at = models.DateTimeField("签发时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "企业证书"
+        verbose_name_plural = "企业证书"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credit_code"],
+                condition=Q(status__in=["pending", "valid"]),
+                name="one_valid_certificate_per_credit_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_name} · {self.serial_hex}"

@@ -14,6 +14,12 @@ class OrderKind(models.TextChoices):
     SEAT_TOPUP = "seat_topup", "新增授权数量"
 
 
+class AuthorizationMethod(models.TextChoices):
+    LEGAL_REP_SELF = "legal_rep_self", "法定代表人本人确认"
+    SHARE_LINK = "share_link", "法定代表人刷脸验证授权"
+    BANK_TRANSFER = "bank_transfer", "对公银行账号转账验证授权"
+
+
 class OrderStatus(models.TextChoices):
     DRAFT = "draft", "填写中"
     AWAITING_AUTHORIZATION = "awaiting_authorization", "待授权"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("me/", views.me, name="me"),
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
+    path("pay/", include("orders.payments.urls")),
     path("admin/", admin.site.urls),
 ]
 

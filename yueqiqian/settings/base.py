@@ -206,6 +206,27 @@ YQ_SMS_GATEWAY_URL = env("YQ_SMS_GATEWAY_URL")
 YQ_SMS_GATEWAY_SECRET = env("YQ_SMS_GATEWAY_SECRET")
 YQ_SMS_SIGN_NAME = env("YQ_SMS_SIGN_NAME", "粤企签")
 
+# Face check (人脸识别核验) for 实名认证 and the legal representative's link.
+YQ_FACE_PROVIDER = env("YQ_FACE_PROVIDER", "accounts.faceauth.SandboxFaceCheckProvider")
+# Sandbox: ID numbers whose face check fails, as a real provider's mismatch would.
+YQ_FACE_SANDBOX_FAIL_IDS = env_list("YQ_FACE_SANDBOX_FAIL_IDS", "110101199003071234")
+# The production face-check provider posts to the operator's verification gateway.
+YQ_FACE_GATEWAY_URL = env("YQ_FACE_GATEWAY_URL")
+YQ_FACE_GATEWAY_SECRET = env("YQ_FACE_GATEWAY_SECRET")
+YQ_SELFIE_MAX_BYTES = env_int("YQ_SELFIE_MAX_BYTES", 8 * 1024 * 1024)
+
+# Payment: WeChat Pay API v3. The sandbox speaks the same protocol from a local cashier page.
+YQ_PAYMENT_PROVIDER = env(
+    "YQ_PAYMENT_PROVIDER", "orders.payments.providers.SandboxWechatPayProvider"
+)
+YQ_WECHATPAY_API_BASE = env("YQ_WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
+# A payment whose notification has not arrived this long after the applicant was sent to pay
+# is settled by querying WeChat Pay (orders.tasks.payments_settle_overdue).
+YQ_PAYMENT_SETTLE_AFTER_SECONDS = env_int("YQ_PAYMENT_SETTLE_AFTER_SECONDS", 120)
+
+# A CJK font file for seals and PDFs (found with fc-list when unset).
+YQ_CJK_FONT = env("YQ_CJK_FONT") or None
+
 # Login codes.
 YQ_SMS_CODE_TTL_SECONDS = env_int("YQ_SMS_CODE_TTL_SECONDS", 300)
 YQ_SMS_CODE_MAX_ATTEMPTS = 5
@@ -216,6 +237,8 @@ YQ_RATE_LIMITS = {
     "sms_send_ip_hour": (30, 3600),
     "sms_check_phone": (10, 15 * 60),
     "sms_check_ip": (50, 3600),
+    "face_check_user": (5, 3600),
+    "face_check_ip": (30, 3600),
 }
 
 # Email (Django 6.1 mailers). The embedded default prints mail to the console; production
@@ -257,6 +280,14 @@ CELERY_BEAT_SCHEDULE = {
     "purge-sms-codes": {
         "task": "accounts.tasks.sms_codes_purge",
         "schedule": crontab(minute=17),
+    },
+    "settle-overdue-payments": {
+        "task": "orders.tasks.payments_settle_overdue",
+        "schedule": 60.0,
+    },
+    "issue-paid-orders": {
+        "task": "certificates.tasks.certificates_issue_stuck",
+        "schedule": 120.0,
     },
 }
 
