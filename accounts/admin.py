@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import SmsCode, User
+from .models import Identity, SmsCode, User
 
 
 @admin.register(User)
@@ -35,4 +35,42 @@ class SmsCodeAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Identity)
+class IdentityAdmin(admin.ModelAdmin):
+    """Bound by the user's own face check: nobody edits it here, and the full ID number is not
+    shown (it is kept only to match the legal representative)."""
+
+    list_display = ["user_phone", "real_name", "id_number_masked", "verified_at", "provider"]
+    list_filter = ["provider"]
+    list_select_related = ["user"]
+    search_fields = ["user__phone", "real_name"]
+    ordering = ["-verified_at"]
+    fields = [
+        "user",
+        "real_name",
+        "id_number_masked",
+        "verified_at",
+        "provider",
+        "provider_ref",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="手机号", ordering="user__phone")
+    def user_phone(self, obj: Identity) -> str:
+        return obj.user.phone
+
+    @admin.display(description="身份证号")
+    def id_number_masked(self, obj: Identity) -> str:
+        return obj.id_number_masked
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

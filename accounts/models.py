@@ -95,6 +95,10 @@ class Identity(models.Model):
     class Meta:
         verbose_name = "实名认证"
         verbose_name_plural = "实名认证"
+        constraints = [
+            # One person, one account: the database refuses a second binding of an ID number.
+            models.UniqueConstraint(fields=["id_number"], name="identity_id_number_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.real_name} ({self.user.phone})"

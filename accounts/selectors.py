@@ -1,7 +1,8 @@
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from .models import SmsCode
+from .models import Identity, SmsCode, User
 
 
 def login_code_cooldown(*, phone: str) -> int:
@@ -16,3 +17,10 @@ def login_code_cooldown(*, phone: str) -> int:
     if last is None:
         return 0
     return max(0, window - int((timezone.now() - last).total_seconds()))
+
+
+def identity_for(user: User | AnonymousUser) -> Identity | None:
+    """The user's verified identity (实名认证), or None: not verified yet, or not logged in."""
+    if not user.is_authenticated:
+        return None
+    return Identity.objects.filter(user_id=user.pk).first()

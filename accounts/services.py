@@ -1,20 +1,25 @@
-"""Login by phone number and one-time SMS code."""
+"""Login by phone number and one-time SMS code; 实名认证 (name + ID number + face check)."""
 
 import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from yueqiqian import ratelimit
 
-from .models import SmsCode, User
+from .faceauth import FaceCheckRequest, FaceCheckUnavailable, face_provider
+from .identity import mask_id_number, validate_chinese_name, validate_id_number
+from .models import Identity, SmsCode, User
 from .tasks import sms_deliver
+
+logger = logging.getLogger(__name__)
 
 
 class LoginCodeError(Exception):
@@ -114,3 +119,120 @@ def login_code_check(*, phone: str, code: str, ip: str) -> User:
         with contextlib.suppress(ratelimit.RateLimited):
             ratelimit.hit(scope, subject)
     raise LoginCodeError(failure)
+
+
+# ---- 实名认证 ------------------------------------------------------------------------------------
+
+ID_NUMBER_TAKEN_MESSAGE = "该身份证号已被其他账号认证，请联系客服"
+ALREADY_VERIFIED_MESSAGE = "您已完成实名认证，无需重复认证"
+FACE_CHECK_UNAVAILABLE_MESSAGE = "人脸识别服务暂时不可用，请稍后再试"
+
+
+class IdentityCheckFailed(Exception):
+    """实名认证 did not bind an identity. `message` is for the user; `retryable` says whether
+    another attempt (a new photo) can succeed."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class IdentityAlreadyVerified(IdentityCheckFailed):
+    def __init__(self) -> None:
+        super().__init__(ALREADY_VERIFIED_MESSAGE, retryable=False)
+
+
+class IdentityNumberTaken(IdentityCheckFailed):
+    def __init__(self) -> None:
+        super().__init__(ID_NUMBER_TAKEN_MESSAGE, retryable=False)
+
+
+def _id_number_taken(*, id_number: str, user: User) -> bool:
+    return Identity.objects.filter(id_number=id_number).exclude(user=user).exists()
+
+
+def identity_verify(
+    *, user: User, real_name: str, id_number: str, selfie: bytes, content_type: str, ip: str
+) -> Identity:
+    """Check name + ID number, pass the face check and bind the identity to the user, once.
+
+    Raises ValidationError for a name or number that cannot be right, RateLimited past the
+    attempt limits (counted before the provider is asked, whatever its answer), and
+    IdentityCheckFailed (IdentityAlreadyVerified, IdentityNumberTaken) when nothing was bound.
+    The selfie goes to the provider and nowhere else.
+    """
+    real_name = validate_chinese_name(real_name)
+    number = validate_id_number(id_number, today=timezone.localdate()).number
+    if Identity.objects.filter(user=user).exists():
+        raise IdentityAlreadyVerified
+    ratelimit.hit("face_check_user", str(user.pk))
+    ratelimit.hit("face_check_ip", ip)
+    # After the limits: otherwise this answer would tell anyone, as fast as they can ask,
+    # which ID numbers are registered here.
+    if _id_number_taken(id_number=number, user=user):
+        logger.warning(
+            "identity number already verified by another user: user=%s id=%s",
+            user.pk,
+            mask_id_number(number),
+        )
+        raise IdentityNumberTaken
+
+    provider = face_provider()
+    masked = mask_id_number(number)
+    try:
+        result = provider.check(
+            FaceCheckRequest(
+                real_name=real_name, id_number=number, selfie=selfie, content_type=content_type
+            )
+        )
+    except FaceCheckUnavailable:
+        logger.warning(
+            "face check unavailable: user=%s id=%s provider=%s",
+            user.pk,
+            masked,
+            provider.name,
+            exc_info=True,
+        )
+        raise IdentityCheckFailed(FACE_CHECK_UNAVAILABLE_MESSAGE, retryable=True) from None
+    if not result.passed:
+        logger.warning(
+            "face check failed: user=%s id=%s provider=%s ref=%s retryable=%s message=%s",
+            user.pk,
+            masked,
+            provider.name,
+            result.provider_ref,
+            result.retryable,
+            result.message,
+        )
+        raise IdentityCheckFailed(result.message, retryable=result.retryable)
+
+    # The identity table has no unique ID number, so two accounts verifying the same number
+    # at once could both pass the check above; checking again inside the transaction makes
+    # that window as small as it gets without a constraint.
+    try:
+        with transaction.atomic():
+            if _id_number_taken(id_number=number, user=user):
+                raise IdentityNumberTaken
+            identity = Identity.objects.create(
+                user=user,
+                real_name=real_name,
+                id_number=number,
+                verified_at=timezone.now(),
+                provider=provider.name,
+                provider_ref=result.provider_ref,
+            )
+    except IntegrityError:
+        # The one-to-one: another request of this user's bound an identity first. (A unique
+        # ID number, if one is added, lands here too.)
+        if Identity.objects.filter(user=user).exists():
+            raise IdentityAlreadyVerified from None
+        raise IdentityNumberTaken from None
+    logger.info(
+        "identity verified: user=%s id=%s provider=%s ref=%s",
+        user.pk,
+        masked,
+        provider.name,
+        result.provider_ref,
+    )
+    return identity

@@ -4,20 +4,18 @@ This module must stay importable before Django's apps are ready: production sett
 the configured class to refuse sandbox providers.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+from yueqiqian.gateway import GatewayUnreachable, signed_json_post
 
 logger = logging.getLogger(__name__)
 
@@ -60,38 +58,18 @@ class SandboxSmsProvider(SmsProvider):
 
 
 class HttpGatewaySmsProvider(SmsProvider):
-    """Posts to the operator's SMS gateway: JSON body, HMAC-SHA256 of `timestamp\\nbody`."""
+    """Posts to the operator's SMS gateway (yueqiqian.gateway: JSON, HMAC-signed)."""
 
     sandbox = False
     timeout = 5
 
     def send(self, message: SmsMessage) -> None:
-        body = json.dumps(
-            {"phone": message.phone, "sign": settings.YQ_SMS_SIGN_NAME, "text": message.text},
-            ensure_ascii=False,
-        ).encode()
-        timestamp = str(int(time.time()))
-        signature = hmac.new(
-            settings.YQ_SMS_GATEWAY_SECRET.encode(),
-            timestamp.encode() + b"\n" + body,
-            hashlib.sha256,
-        ).hexdigest()
-        request = urllib.request.Request(  # noqa: S310 - the URL is our own configured gateway
-            settings.YQ_SMS_GATEWAY_URL,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "X-Timestamp": timestamp,
-                "X-Signature": signature,
-            },
-        )
+        payload = {"phone": message.phone, "sign": settings.YQ_SMS_SIGN_NAME, "text": message.text}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except (urllib.error.URLError, TimeoutError) as exc:
+            status, _ = signed_json_post(
+                settings.YQ_SMS_GATEWAY_URL, settings.YQ_SMS_GATEWAY_SECRET, payload, self.timeout
+            )
+        except GatewayUnreachable as exc:
             raise SmsDeliveryError(f"SMS gateway unreachable: {exc}") from exc
         if not 200 <= status < 300:
             raise SmsDeliveryError(f"SMS gateway answered HTTP {status}")

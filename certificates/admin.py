@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AgreementVersion, CACertificate, CAInstitution, Package
+from .models import AgreementVersion, CACertificate, CAInstitution, EnterpriseCertificate, Package
 
 
 class PackageInline(admin.TabularInline):
@@ -61,6 +61,39 @@ class AgreementVersionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["ca", "version", "title", "body", "published_at"] if obj else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EnterpriseCertificate)
+class EnterpriseCertificateAdmin(admin.ModelAdmin):
+    """Issued by the worker, never edited by hand; the private key is never shown."""
+
+    list_display = ["enterprise_name", "credit_code", "ca", "status", "not_after", "seats_total"]
+    list_filter = ["status", "ca"]
+    search_fields = ["enterprise_name", "credit_code", "serial_hex", "order__number"]
+    list_select_related = ["ca"]
+    fields = [
+        "order",
+        "ca",
+        "holder",
+        "status",
+        "enterprise_name",
+        "credit_code",
+        "legal_rep_name",
+        "serial_hex",
+        "sha256_fingerprint",
+        "not_before",
+        "not_after",
+        "seats_total",
+        "issued_at",
+        "certificate_pem",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

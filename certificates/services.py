@@ -1,11 +1,25 @@
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.conf import settings
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .authority import IssuedCA, build_issuing, build_root
+from .issuance import build_enterprise_certificate, new_serial_number
 from .keys import key_backend
-from .models import CACertificate, CAInstitution
+from .models import CACertificate, CAInstitution, EnterpriseCertificate
+from .regions import city_for, province_for
+from .seals import draw_legal_rep_seal, draw_official_seal
+from .selectors import ca_private_key_load
+
+if TYPE_CHECKING:
+    from orders.models import Order
 
 
 def _store(*, ca: CAInstitution, role: str, issued: IssuedCA) -> CACertificate:
@@ -52,4 +66,118 @@ def ca_chain_pem(*, ca: CAInstitution) -> str:
     return (
         certs[CACertificate.Role.ISSUING].certificate_pem
         + certs[CACertificate.Role.ROOT].certificate_pem
+    )
+
+
+# ---- Issuing enterprise certificates (三) -------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+
+def _reserve(order: Order) -> EnterpriseCertificate:
+    """The order's certificate row, created with its random serial before anything is signed.
+
+    A retried task finds the row (the order is unique on it) and signs with the same serial.
+    """
+    existing = EnterpriseCertificate.objects.filter(order=order).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return EnterpriseCertificate.objects.create(
+                order=order,
+                ca=order.ca,
+                holder=order.applicant,
+                status=EnterpriseCertificate.Status.PENDING,
+                enterprise_name=order.enterprise_name,
+                credit_code=order.credit_code,
+                legal_rep_name=order.legal_rep_name,
+                serial_hex=format(new_serial_number(), "x"),
+                seats_total=1 + order.extra_seats,
+            )
+    except IntegrityError:
+        # Another worker reserved it first (same order), or the enterprise already holds a
+        # certificate: the first case is re-read, the second is a real conflict.
+        existing = EnterpriseCertificate.objects.filter(order=order).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def certificate_issue_for_order(*, order_id: int) -> EnterpriseCertificate | None:
+    """(三) Issue the paid order's certificate and seals, then mark the order 已完成. Idempotent.
+
+    Heavy work (key generation, signing, seals) happens outside the final transaction; the
+    guarded move PENDING → VALID and 签发中 → 已完成 happen once, together.
+    """
+    from orders.models import Order
+    from orders.services import TransitionConflict, order_transition
+    from orders.states import OrderStatus
+
+    order = Order.objects.select_related("ca", "applicant").get(pk=order_id)
+    if order.status != OrderStatus.ISSUING:
+        return getattr(order, "certificate", None)
+    cert = _reserve(order)
+    if cert.status == EnterpriseCertificate.Status.PENDING:
+        issuing = CACertificate.objects.get(ca=order.ca, role=CACertificate.Role.ISSUING)
+        province = province_for(order.credit_code)
+        now = timezone.now()
+        issued = build_enterprise_certificate(
+            issuing_cert=x509.load_pem_x509_certificate(issuing.certificate_pem.encode()),
+            issuing_key=ca_private_key_load(issuing),
+            enterprise_name=order.enterprise_name,
+            credit_code=order.credit_code,
+            province=province,
+            city=city_for(order.enterprise_address, province),
+            years=order.years,
+            serial_number=int(cert.serial_hex, 16),
+            not_before=now,
+            crl_url=ca_crl_url(ca=order.ca, role=CACertificate.Role.ISSUING),
+        )
+        fingerprint = issued.certificate.fingerprint(hashes.SHA256())
+        official = ContentFile(draw_official_seal(order.enterprise_name), name="official.png")
+        legal_rep = ContentFile(draw_legal_rep_seal(order.legal_rep_name), name="legal-rep.png")
+        with transaction.atomic():
+            locked = EnterpriseCertificate.objects.select_for_update().get(pk=cert.pk)
+            if locked.status == EnterpriseCertificate.Status.PENDING:
+                locked.certificate_pem = issued.certificate.public_bytes(
+                    serialization.Encoding.PEM
+                ).decode()
+                locked.sha256_fingerprint = fingerprint.hex()
+                locked.encrypted_private_key = key_backend().wrap(
+                    issued.private_key, context=fingerprint
+                )
+                locked.not_before = issued.certificate.not_valid_before_utc
+                locked.not_after = issued.certificate.not_valid_after_utc
+                locked.official_seal.save(official.name, official, save=False)
+                locked.legal_rep_seal.save(legal_rep.name, legal_rep, save=False)
+                locked.status = EnterpriseCertificate.Status.VALID
+                locked.issued_at = timezone.now()
+                locked.save()
+            cert = locked
+    try:
+        with transaction.atomic():
+            order_transition(
+                order=order,
+                to=OrderStatus.COMPLETED,
+                actor_label="系统",
+                reason=f"证书已签发，序列号 {cert.serial_hex}",
+            )
+            transaction.on_commit(lambda: _after_issue(order_id=order.pk))
+    except TransitionConflict:
+        logger.info("order %s was already completed", order.number)
+    return cert
+
+
+def _after_issue(*, order_id: int) -> None:
+    from accounts.tasks import sms_deliver
+    from invoices.tasks import invoice_render
+    from orders.models import Order
+
+    order = Order.objects.select_related("applicant").get(pk=order_id)
+    invoice_render.delay(order_id=order_id)
+    sms_deliver.delay(
+        phone=order.applicant_phone or order.applicant.phone,
+        text=f"【粤企签】{order.enterprise_name}的数字证书已签发（订单 {order.number}），"
+        "可在粤企签查看和下载。",
     )

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Order, OrderEvent
+from .models import AgreementAcceptance, Order, OrderEvent, Payment, WechatPayMerchant
 
 
 class OrderEventInline(admin.TabularInline):
@@ -15,13 +15,58 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class AgreementAcceptanceInline(admin.StackedInline):
+    model = AgreementAcceptance
+    extra = 0
+    can_delete = False
+    fields = ["agreement", "accepted_at", "ip_address", "user_agent"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PaymentInline(admin.StackedInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    fields = [
+        "out_trade_no",
+        "transaction_id",
+        "amount_fen",
+        "currency",
+        "payee_mchid",
+        "paid_at",
+        "source",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """Status is read-only here: it moves only through the state machine's services."""
 
-    list_display = ["number", "kind", "status", "ca", "applicant", "amount_fen", "created_at"]
+    list_display = [
+        "number",
+        "kind",
+        "status",
+        "enterprise_name",
+        "ca",
+        "applicant",
+        "amount_fen",
+        "created_at",
+    ]
     list_filter = ["status", "kind", "ca", "created_at"]
-    search_fields = ["number", "applicant__phone"]
+    search_fields = [
+        "number",
+        "enterprise_name",
+        "credit_code",
+        "applicant__phone",
+        "applicant_phone",
+    ]
     list_select_related = ["ca", "applicant"]
     date_hierarchy = "created_at"
     readonly_fields = [
@@ -34,10 +79,30 @@ class OrderAdmin(admin.ModelAdmin):
         "years",
         "extra_seats",
         "amount_fen",
+        "applicant_phone",
+        "applicant_email",
+        "enterprise_name",
+        "credit_code",
+        "legal_rep_name",
+        "legal_rep_id_masked",
+        "enterprise_address",
+        "invoice_title",
+        "invoice_tax_id",
+        "invoice_email",
+        "invoice_remark",
+        "authorization_method",
+        "payment_requested_at",
         "created_at",
         "updated_at",
     ]
-    inlines = [OrderEventInline]
+    exclude = ["legal_rep_id_number"]
+    inlines = [AgreementAcceptanceInline, PaymentInline, OrderEventInline]
+
+    @admin.display(description="法定代表人身份证号")
+    def legal_rep_id_masked(self, obj: Order) -> str:
+        from accounts.identity import mask_id_number
+
+        return mask_id_number(obj.legal_rep_id_number) if obj.legal_rep_id_number else ""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -70,6 +135,28 @@ class OrderEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WechatPayMerchant)
+class WechatPayMerchantAdmin(admin.ModelAdmin):
+    """Merchant identifiers only: the encrypted secrets are never shown or edited here."""
+
+    list_display = ["ca", "mchid", "appid", "merchant_serial", "platform_serial"]
+    fields = [
+        "ca",
+        "mchid",
+        "appid",
+        "merchant_serial",
+        "platform_serial",
+        "platform_public_key_pem",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

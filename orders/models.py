@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from certificates.models import MAX_YEARS
 
+from .enterprise import GUANGDONG_DIVISION_PREFIX
 from .states import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -55,6 +56,8 @@ class Order(models.Model):
     )
     extra_seats = models.PositiveIntegerField("额外授权员工数量", default=0)
     amount_fen = models.PositiveBigIntegerField("金额（分）", default=0)
+    # The package's price when the order was priced: a later price change does not touch it.
+    package_price_per_year_fen = models.PositiveIntegerField("套餐单价（分/年）", default=0)
 
     # 证书申请人 (the name and ID come from the applicant's verified identity).
     applicant_phone = models.CharField("申请人手机号", max_length=11, blank=True)
@@ -127,9 +130,23 @@ class Order(models.Model):
         return self.number
 
     @property
+    def progress_step(self) -> int:
+        """The step of 填写信息 → 阅读协议 → 授权 → 支付 → 签发 this order is on (6: all done)."""
+        return {
+            OrderStatus.DRAFT: 1,
+            OrderStatus.AWAITING_AUTHORIZATION: 3,
+            OrderStatus.PENDING_REVIEW: 3,
+            OrderStatus.PENDING_CA_REVIEW: 3,
+            OrderStatus.REJECTED: 3,
+            OrderStatus.AUTHORIZED: 4,
+            OrderStatus.ISSUING: 5,
+            OrderStatus.COMPLETED: 6,
+        }.get(self.status, 0)
+
+    @property
     def in_province(self) -> bool:
         """省内: the division code inside the credit code (characters 3–8) starts with 44."""
-        return self.credit_code[2:4] == "44"
+        return self.credit_code[2:4] == GUANGDONG_DIVISION_PREFIX
 
 
 class AgreementAcceptance(models.Model):

@@ -6,12 +6,20 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
-from certificates.models import CAInstitution, Package
+from accounts.models import Identity, User
+from certificates.models import AgreementVersion, CAInstitution, Package
 
 from . import pricing
+from .enterprise import invoice_remark_required
 from .models import Order, OrderEvent
-from .states import INITIAL_STATUS, OrderKind, allowed_moves
+from .states import (
+    INITIAL_STATUS,
+    OPEN_STATUSES,
+    AuthorizationMethod,
+    OrderKind,
+    OrderStatus,
+    allowed_moves,
+)
 
 
 class TransitionNotAllowed(Exception):
@@ -51,19 +59,25 @@ def order_create(
     *,
     kind: str,
     applicant: User,
-    ca: CAInstitution,
+    ca: CAInstitution | None,
     package: Package | None,
-    years: int,
+    years: int | None,
     extra_seats: int = 0,
     **fields: Any,
 ) -> Order:
-    """Create an order in its kind's first status, priced on the server, with its first event."""
-    if kind == OrderKind.NEW_CERTIFICATE:
+    """Create an order in its kind's first status, priced on the server, with its first event.
+
+    A new-certificate order may start as an empty draft (no CA or package yet, amount 0).
+    """
+    if kind == OrderKind.NEW_CERTIFICATE and package is None and ca is None:
+        amount = 0
+    elif kind == OrderKind.NEW_CERTIFICATE:
         if package is None or package.ca_id != ca.pk:
             raise pricing.PriceError("请选择该证书机构的套餐")
         amount = pricing.new_certificate_price_fen(
             package=package, years=years, extra_seats=extra_seats
         )
+        fields.setdefault("package_price_per_year_fen", package.price_per_year_fen)
     else:
         amount = pricing.seat_topup_price_fen(seats=extra_seats, years=years)
     for _ in range(5):
@@ -135,3 +149,200 @@ def order_transition(
         reason=reason,
     )
     return order
+
+
+# ---- The application (flows (二)1–3) -----------------------------------------------------------
+
+
+class ApplicationError(Exception):
+    """A rule of the application refused the request; `message` is shown on the page."""
+
+    def __init__(self, message: str, *, existing: Order | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.existing = existing
+
+
+SECTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "applicant": ("applicant_phone", "applicant_email"),
+    "enterprise": (
+        "enterprise_name",
+        "credit_code",
+        "legal_rep_name",
+        "legal_rep_id_number",
+        "enterprise_address",
+    ),
+    "certificate": ("ca", "package", "years", "extra_seats"),
+    "invoice": ("invoice_title", "invoice_tax_id", "invoice_email", "invoice_remark"),
+}
+SECTION_TITLES = {
+    "applicant": "证书申请人",
+    "enterprise": "企业信息",
+    "certificate": "证书信息",
+    "invoice": "发票信息",
+}
+
+
+def order_sections_missing(order: Order) -> list[str]:
+    """The sections whose required fields are still empty, in page order."""
+    required = {
+        "applicant": [order.applicant_phone, order.applicant_email],
+        "enterprise": [
+            order.enterprise_name,
+            order.credit_code,
+            order.legal_rep_name,
+            order.legal_rep_id_number,
+            order.enterprise_address,
+        ],
+        "certificate": [order.ca_id, order.package_id, order.years],
+        "invoice": [order.invoice_title, order.invoice_tax_id, order.invoice_email],
+    }
+    missing = [name for name, values in required.items() if not all(values)]
+    if (
+        "invoice" not in missing
+        and "enterprise" not in missing
+        and invoice_remark_required(
+            invoice_title=order.invoice_title,
+            taxpayer_id=order.invoice_tax_id,
+            enterprise_name=order.enterprise_name,
+            credit_code=order.credit_code,
+        )
+        and not order.invoice_remark
+    ):
+        missing.append("invoice")
+    return missing
+
+
+def _blocking_for(*, credit_code: str, exclude: Order | None = None) -> ApplicationError | None:
+    """Why an application for this enterprise cannot go on, if it cannot."""
+    from certificates.models import EnterpriseCertificate
+
+    if EnterpriseCertificate.objects.filter(
+        credit_code=credit_code,
+        status__in=[EnterpriseCertificate.Status.PENDING, EnterpriseCertificate.Status.VALID],
+    ).exists():
+        return ApplicationError("该企业已有有效的数字证书，一个企业只能办理一个数字证书")
+    open_orders = Order.objects.filter(
+        kind=OrderKind.NEW_CERTIFICATE, credit_code=credit_code, status__in=OPEN_STATUSES
+    )
+    if exclude is not None:
+        open_orders = open_orders.exclude(pk=exclude.pk)
+    existing = open_orders.first()
+    if existing is not None:
+        return ApplicationError("该企业已有正在办理的申请，不能重复申请", existing=existing)
+    return None
+
+
+def order_draft_for(*, applicant: User) -> Order:
+    """The applicant's unfinished application (resumed), or a new one."""
+    draft = (
+        Order.objects.filter(
+            applicant=applicant, kind=OrderKind.NEW_CERTIFICATE, status=OrderStatus.DRAFT
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if draft is not None:
+        return draft
+    return order_create(
+        kind=OrderKind.NEW_CERTIFICATE,
+        applicant=applicant,
+        ca=None,
+        package=None,
+        years=None,
+        applicant_phone=applicant.phone,
+    )
+
+
+def order_section_save(*, order: Order, section: str, data: dict[str, Any]) -> Order:
+    """Save one section of a draft (validated by its form) and re-price the order.
+
+    The enterprise section claims the credit code: the partial unique index
+    one_open_application_per_credit_code lets one open application per enterprise exist, so of
+    two applicants racing for the same enterprise one gets ApplicationError.
+    """
+    if order.status != OrderStatus.DRAFT:
+        raise ApplicationError("订单已提交，不能再修改")
+    if set(data) - set(SECTION_FIELDS[section]):
+        raise ValueError(
+            f"unexpected fields for {section}: {set(data) - set(SECTION_FIELDS[section])}"
+        )
+    if section == "enterprise":
+        blocked = _blocking_for(credit_code=data["credit_code"], exclude=order)
+        if blocked:
+            raise blocked
+    for name, value in data.items():
+        setattr(order, name, value)
+    if order.package_id and order.years:
+        order.amount_fen = pricing.new_certificate_price_fen(
+            package=order.package, years=order.years, extra_seats=order.extra_seats
+        )
+        order.package_price_per_year_fen = order.package.price_per_year_fen
+    try:
+        with transaction.atomic():
+            updated = Order.objects.filter(pk=order.pk, status=OrderStatus.DRAFT).update(
+                amount_fen=order.amount_fen,
+                package_price_per_year_fen=order.package_price_per_year_fen,
+                updated_at=timezone.now(),
+                **data,
+            )
+    except IntegrityError as exc:
+        if "one_open_application_per_credit_code" not in str(exc) and "credit_code" not in str(exc):
+            raise
+        raise ApplicationError("该企业已有正在办理的申请，不能重复申请") from exc
+    if not updated:
+        raise ApplicationError("订单已提交，不能再修改")
+    return order
+
+
+@transaction.atomic
+def agreement_accept(
+    *, order: Order, actor: User, agreement: AgreementVersion, ip: str, user_agent: str
+) -> Order:
+    """The applicant ticked 同意 on the CA's current agreement: record it and submit the order."""
+    from .models import AgreementAcceptance
+
+    missing = order_sections_missing(order)
+    if missing:
+        titles = "、".join(SECTION_TITLES[m] for m in missing)
+        raise ApplicationError(f"请先完整填写：{titles}")
+    if agreement.ca_id != order.ca_id:
+        raise ApplicationError("协议与所选证书机构不符，请重新阅读协议")
+    blocked = _blocking_for(credit_code=order.credit_code, exclude=order)
+    if blocked:
+        raise blocked
+    AgreementAcceptance.objects.create(
+        order=order,
+        agreement=agreement,
+        accepted_at=timezone.now(),
+        ip_address=ip or None,
+        user_agent=user_agent[:500],
+    )
+    return order_transition(
+        order=order,
+        to=OrderStatus.AWAITING_AUTHORIZATION,
+        actor=actor,
+        reason=f"同意{agreement.title} v{agreement.version}",
+    )
+
+
+def applicant_is_legal_rep(*, order: Order, identity: Identity | None) -> bool:
+    """The applicant's verified name and ID equal the enterprise's legal representative."""
+    return (
+        identity is not None
+        and identity.real_name == order.legal_rep_name
+        and identity.id_number == order.legal_rep_id_number
+    )
+
+
+def legal_rep_self_confirm(*, order: Order, actor: User, identity: Identity | None) -> Order:
+    """(二)3, first case: the legal representative applies and confirms the 业务授权书 himself."""
+    if order.applicant_id != actor.pk or not applicant_is_legal_rep(order=order, identity=identity):
+        raise ApplicationError("只有法定代表人本人可以直接确认业务授权书")
+    return order_transition(
+        order=order,
+        to=OrderStatus.AUTHORIZED,
+        actor=actor,
+        reason="法定代表人本人确认业务授权书",
+        authorization_method=AuthorizationMethod.LEGAL_REP_SELF,
+    )

@@ -6,6 +6,7 @@ set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-zenhei)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)  # PDF text in tests
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "system-deps: please install: ${missing[*]} (apt-get install ${missing[*]})" >&2

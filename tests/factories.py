@@ -71,3 +71,81 @@ def seat_topup_order(*, applicant, ca, seats=5, years=2):
         years=years,
         extra_seats=seats,
     )
+
+
+# ---- Identity numbers, credit codes and filled-in applications -------------------------------
+
+
+def make_id_number(region: str = "440106", birth: str = "19800101", sequence: str = "001") -> str:
+    from stdnum.cn import ric
+
+    body = region + birth + sequence
+    return body + ric.calc_check_digit(body + "0")  # stdnum drops the last character
+
+
+def make_credit_code(body: str = "91440106MA59A1B2C") -> str:
+    from stdnum.cn import uscc
+
+    return body + uscc.calc_check_digit(body)
+
+
+def verified(user, *, real_name: str = "张三", id_number: str | None = None):
+    from accounts.models import Identity
+
+    return Identity.objects.create(
+        user=user,
+        real_name=real_name,
+        id_number=id_number or make_id_number(sequence=f"{user.pk % 1000:03d}"),
+        verified_at=timezone.now(),
+        provider="test",
+    )
+
+
+def filled_application(
+    *,
+    applicant,
+    package,
+    credit_code=None,
+    legal_rep_name="张三",
+    legal_rep_id=None,
+    years=1,
+    extra_seats=0,
+    enterprise_name="广州市示例科技有限公司",
+):
+    """A draft whose four sections are saved through the services, as the page would."""
+    from orders.services import order_draft_for, order_section_save
+
+    order = order_draft_for(applicant=applicant)
+    credit_code = credit_code or make_credit_code()
+    order_section_save(
+        order=order,
+        section="applicant",
+        data={"applicant_phone": applicant.phone, "applicant_email": "zhang@example.cn"},
+    )
+    order_section_save(
+        order=order,
+        section="enterprise",
+        data={
+            "enterprise_name": enterprise_name,
+            "credit_code": credit_code,
+            "legal_rep_name": legal_rep_name,
+            "legal_rep_id_number": legal_rep_id or make_id_number(sequence="777"),
+            "enterprise_address": "广东省广州市天河区示例路1号",
+        },
+    )
+    order_section_save(
+        order=order,
+        section="certificate",
+        data={"ca": package.ca, "package": package, "years": years, "extra_seats": extra_seats},
+    )
+    order_section_save(
+        order=order,
+        section="invoice",
+        data={
+            "invoice_title": enterprise_name,
+            "invoice_tax_id": credit_code,
+            "invoice_email": "zhang@example.cn",
+            "invoice_remark": "",
+        },
+    )
+    return order

@@ -31,6 +31,10 @@ def production_env(**overrides: str) -> dict[str, str]:
         YQ_SMS_PROVIDER="accounts.sms.HttpGatewaySmsProvider",
         YQ_SMS_GATEWAY_URL="https://sms-gateway.internal/send",
         YQ_SMS_GATEWAY_SECRET=secrets.token_urlsafe(32),
+        YQ_FACE_PROVIDER="accounts.faceauth.HttpGatewayFaceCheckProvider",
+        YQ_FACE_GATEWAY_URL="https://face-gateway.internal/verify",
+        YQ_FACE_GATEWAY_SECRET=secrets.token_urlsafe(32),
+        YQ_PAYMENT_PROVIDER="orders.payments.providers.WechatPayProvider",
         YQ_PUBLIC_BASE_URL="https://yueqiqian.example.cn",
     )
     env.update(overrides)
@@ -71,6 +75,13 @@ def test_check_deploy_passes_without_a_single_warning():
         ({"YQ_SMS_PROVIDER": "accounts.sms.SandboxSmsProvider"}, "sandbox provider"),
         ({"YQ_SMS_PROVIDER": "accounts.sms.Missing"}, "cannot be imported"),
         ({"DJANGO_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, "SMTP"),
+        ({"YQ_FACE_PROVIDER": "accounts.faceauth.SandboxFaceCheckProvider"}, "sandbox provider"),
+        (
+            {"YQ_PAYMENT_PROVIDER": "orders.payments.providers.SandboxWechatPayProvider"},
+            "sandbox provider",
+        ),
+        ({"YQ_FACE_GATEWAY_SECRET": ""}, "YQ_FACE_GATEWAY_SECRET"),
+        ({"YQ_SMS_GATEWAY_URL": ""}, "YQ_SMS_GATEWAY_URL"),
     ],
 )
 def test_production_refuses_to_start_when_unsafe(overrides, reason):

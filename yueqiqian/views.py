@@ -4,21 +4,28 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.http import require_GET
 
+from accounts.selectors import identity_for
+from certificates.selectors import certificate_list_for_holder
 from orders.selectors import order_list_for_user
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    recent = []
+    recent, certificates = [], []
     if request.user.is_authenticated:
         recent = list(order_list_for_user(user=request.user)[:3])
-    return render(request, "home.html", {"tab": "home", "recent_orders": recent})
+        certificates = list(certificate_list_for_holder(user=request.user)[:3])
+    return render(
+        request,
+        "home.html",
+        {"tab": "home", "recent_orders": recent, "certificates": certificates},
+    )
 
 
 @login_required
 @require_GET
 def me(request: HttpRequest) -> HttpResponse:
-    return render(request, "me.html", {"tab": "me"})
+    return render(request, "me.html", {"tab": "me", "identity": identity_for(request.user)})
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

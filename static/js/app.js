@@ -23,6 +23,21 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { startCountdowns(document); });
+  // A submit button marked data-disabled-until-checked waits for the checkbox whose
+  // data-enables names it (the server refuses the step without it anyway).
+  function linkCheckboxes(root) {
+    root.querySelectorAll("[data-enables]").forEach(function (box) {
+      var target = document.getElementById(box.dataset.enables);
+      if (!target) return;
+      var sync = function () { target.disabled = !box.checked; };
+      box.addEventListener("change", sync);
+      sync();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    startCountdowns(document);
+    linkCheckboxes(document);
+  });
   document.addEventListener("htmx:afterSettle", function (e) { startCountdowns(e.target); });
 })();

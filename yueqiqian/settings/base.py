@@ -209,7 +209,7 @@ YQ_SMS_SIGN_NAME = env("YQ_SMS_SIGN_NAME", "粤企签")
 # Face check (人脸识别核验) for 实名认证 and the legal representative's link.
 YQ_FACE_PROVIDER = env("YQ_FACE_PROVIDER", "accounts.faceauth.SandboxFaceCheckProvider")
 # Sandbox: ID numbers whose face check fails, as a real provider's mismatch would.
-YQ_FACE_SANDBOX_FAIL_IDS = env_list("YQ_FACE_SANDBOX_FAIL_IDS", "110101199003071234")
+YQ_FACE_SANDBOX_FAIL_IDS = env_list("YQ_FACE_SANDBOX_FAIL_IDS", "110101199003071233")
 # The production face-check provider posts to the operator's verification gateway.
 YQ_FACE_GATEWAY_URL = env("YQ_FACE_GATEWAY_URL")
 YQ_FACE_GATEWAY_SECRET = env("YQ_FACE_GATEWAY_SECRET")

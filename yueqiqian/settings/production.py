@@ -61,6 +61,20 @@ for _name, _path in list(globals().items()):
         if getattr(_provider, "sandbox", True):
             refuse(f"{_name}={_path!r} is a sandbox provider.")
 
+# A real provider needs its endpoint and secret; without them it would fail at the first user.
+_PROVIDER_SETTINGS = {
+    "accounts.sms.HttpGatewaySmsProvider": ["YQ_SMS_GATEWAY_URL", "YQ_SMS_GATEWAY_SECRET"],
+    "accounts.faceauth.HttpGatewayFaceCheckProvider": [
+        "YQ_FACE_GATEWAY_URL",
+        "YQ_FACE_GATEWAY_SECRET",
+    ],
+}
+for _name, _path in list(globals().items()):
+    if _name.endswith("_PROVIDER") and isinstance(_path, str):
+        for _required in _PROVIDER_SETTINGS.get(_path, []):
+            if not globals().get(_required):
+                refuse(f"{_path} needs {_required}.")
+
 STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 300)
 

@@ -18,3 +18,8 @@ def yuan(fen: int | None) -> str:
 @register.filter
 def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) == 11 else phone
+
+
+@register.filter
+def split_commas(value: str) -> list[str]:
+    return value.split(",")

@@ -1,6 +1,11 @@
 """Demo data for the embedded default: three fictional CAs with real key hierarchies, packages,
-agreements, and staff logins for the admin. Idempotent: a second run changes nothing."""
+agreements, sandbox WeChat Pay merchants, and staff logins for the admin. Idempotent: a second
+run changes nothing."""
 
+import secrets
+import string
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
@@ -10,10 +15,14 @@ from django.utils import timezone
 from accounts.models import User
 from certificates.models import AgreementVersion, CAInstitution, Package
 from certificates.services import ca_hierarchy_create
+from orders.models import WechatPayMerchant
+from orders.payments.services import wechatpay_merchant_create
+from orders.wechatpay import SandboxPlatform
 
 DEMO_CAS = [
     {
         "code": "nanyue",
+        "mchid": "1900000101",
         "name": "南粤数字认证（演示）",
         "contact_phone": "020-8000-0001",
         "bank_account_name": "南粤数字认证服务有限公司（演示）",
@@ -24,6 +33,7 @@ DEMO_CAS = [
     },
     {
         "code": "zhujiang",
+        "mchid": "1900000102",
         "name": "珠江电子认证（演示）",
         "contact_phone": "020-8000-0002",
         "bank_account_name": "珠江电子认证有限公司（演示）",
@@ -37,6 +47,7 @@ DEMO_CAS = [
     },
     {
         "code": "lingnan",
+        "mchid": "1900000103",
         "name": "岭南信任服务（演示）",
         "contact_phone": "0757-8000-0003",
         "bank_account_name": "岭南信任服务股份有限公司（演示）",
@@ -72,6 +83,8 @@ DEMO_PASSWORDS = {
     "operator": ("13900000000", "yqq-demo-operator"),
     "support": ("13900000001", "yqq-demo-support"),
 }
+# Fictional WeChat Pay merchants: the sandbox provider signs their notifications itself.
+DEMO_APPID = "wxd7demo000000001"
 REVIEWER_PASSWORD = "yqq-demo-reviewer"  # noqa: S105 - demo login, refused outside DEBUG
 
 GROUP_PERMISSIONS = {
@@ -121,7 +134,7 @@ class Command(BaseCommand):
         return groups
 
     def _ca(self, spec: dict) -> CAInstitution:
-        fields = {k: v for k, v in spec.items() if k not in {"code", "packages"}}
+        fields = {k: v for k, v in spec.items() if k not in {"code", "packages", "mchid"}}
         ca, _ = CAInstitution.objects.get_or_create(code=spec["code"], defaults=fields)
         if not ca.certificates.exists():
             ca_hierarchy_create(ca=ca)
@@ -147,7 +160,25 @@ class Command(BaseCommand):
                 "published_at": timezone.now(),
             },
         )
+        if not WechatPayMerchant.objects.filter(ca=ca).exists():
+            self._merchant(ca, mchid=spec["mchid"])
+            self.stdout.write(f"已为 {ca.name} 开通沙箱微信支付商户 {spec['mchid']}")
         return ca
+
+    def _merchant(self, ca: CAInstitution, *, mchid: str) -> WechatPayMerchant:
+        platform = SandboxPlatform.generate()
+        alphabet = string.ascii_letters + string.digits
+        return wechatpay_merchant_create(
+            ca=ca,
+            mchid=mchid,
+            appid=DEMO_APPID,
+            merchant_serial=secrets.token_hex(20).upper(),
+            merchant_private_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            api_v3_key="".join(secrets.choice(alphabet) for _ in range(32)),
+            platform_serial=platform.serial,
+            platform_public_key=platform.public_key(),
+            sandbox_platform=platform,
+        )
 
     def _staff(self, groups: dict[str, Group], cas: list[CAInstitution]) -> list[tuple]:
         logins = []

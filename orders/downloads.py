@@ -1,0 +1,136 @@
+"""Files an applicant may download from their own orders, served through checked views: the
+accepted agreement, the 业务授权书, the invoice, the certificate and its seals. Nothing here is
+on a public path; anyone but the order's applicant gets a 404."""
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts.selectors import identity_for
+from certificates.models import EnterpriseCertificate
+from certificates.services import ca_chain_pem
+
+from .services import order_sections_missing
+from .views import _own_order
+
+
+def _attachment(content: bytes, *, filename: str, content_type: str, inline: bool = False):
+    response = HttpResponse(content, content_type=content_type)
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def agreement_pdf(request: HttpRequest, number: str) -> HttpResponse:
+    from invoices.pdf import render_agreement_pdf
+
+    order = _own_order(request, number)
+    acceptance = getattr(order, "agreement_acceptance", None)
+    if acceptance is None:
+        raise Http404
+    agreement = acceptance.agreement
+    pdf = render_agreement_pdf(
+        ca_name=order.ca.name,
+        title=agreement.title,
+        version=agreement.version,
+        body=agreement.body,
+        order_number=order.number,
+        enterprise_name=order.enterprise_name,
+        accepted_at=acceptance.accepted_at,
+        ip_address=acceptance.ip_address or "",
+        user_agent=acceptance.user_agent,
+    )
+    return _attachment(
+        pdf,
+        filename=f"agreement-{order.number}.pdf",
+        content_type="application/pdf",
+        inline=request.GET.get("inline") == "1",
+    )
+
+
+@login_required
+@require_GET
+def letter_pdf(request: HttpRequest, number: str) -> HttpResponse:
+    from authorization.letter import authorization_letter, letter_data_for
+    from invoices.pdf import render_authorization_letter_pdf
+
+    order = _own_order(request, number)
+    identity = identity_for(request.user)
+    # The letter names the package, years and legal representative: only a complete
+    # application has one.
+    if identity is None or order_sections_missing(order):
+        raise Http404
+    letter = authorization_letter(
+        letter_data_for(order, applicant_identity=identity, today=timezone.localdate())
+    )
+    return _attachment(
+        render_authorization_letter_pdf(letter),
+        filename=f"authorization-{order.number}.pdf",
+        content_type="application/pdf",
+        inline=request.GET.get("inline") == "1",
+    )
+
+
+@login_required
+@require_GET
+def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
+    order = _own_order(request, number)
+    invoice = getattr(order, "invoice", None)
+    if invoice is None:
+        raise Http404
+    return FileResponse(
+        invoice.pdf.open("rb"),
+        as_attachment=True,
+        filename=f"invoice-{invoice.number}.pdf",
+        content_type="application/pdf",
+    )
+
+
+def _issued(request: HttpRequest, number: str) -> EnterpriseCertificate:
+    order = _own_order(request, number)
+    cert = getattr(order, "certificate", None)
+    if cert is None or cert.status == EnterpriseCertificate.Status.PENDING:
+        raise Http404
+    return cert
+
+
+@login_required
+@require_GET
+def certificate_file(request: HttpRequest, number: str, fmt: str) -> HttpResponse:
+    cert = _issued(request, number)
+    name = f"{cert.credit_code}-{cert.serial_hex[:8]}"
+    if fmt == "pem":
+        return _attachment(
+            cert.certificate_pem.encode(),
+            filename=f"{name}.pem",
+            content_type="application/x-pem-file",
+        )
+    if fmt == "der":
+        der = x509.load_pem_x509_certificate(cert.certificate_pem.encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+        return _attachment(der, filename=f"{name}.cer", content_type="application/pkix-cert")
+    if fmt == "chain.pem":
+        chain = cert.certificate_pem + ca_chain_pem(ca=cert.ca)
+        return _attachment(
+            chain.encode(), filename=f"{name}-chain.pem", content_type="application/x-pem-file"
+        )
+    raise Http404
+
+
+@login_required
+@require_GET
+def seal_png(request: HttpRequest, number: str, kind: str) -> FileResponse:
+    cert = _issued(request, number)
+    field = {"official": cert.official_seal, "legal-rep": cert.legal_rep_seal}.get(kind)
+    if not field:
+        raise Http404
+    response = FileResponse(field.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
