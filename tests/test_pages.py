@@ -128,7 +128,7 @@ def test_order_list_paginates_and_htmx_gets_only_the_list(client, package):
     body = response.content.decode()
     assert "第 2 / 2 页" in body
     assert "<html" not in body
-    assert body.count('class="list-row"') == 1
+    assert body.count('class="list-row order-row"') == 1
 
 
 def test_me_page_masks_the_phone_and_offers_logout(client):

@@ -394,3 +394,71 @@ def test_saving_the_enterprise_refreshes_the_invoice_prefill(client, applicant):
     body = response.content.decode()
     assert '<section class="card form-section" id="invoice" hx-swap-oob="true">' in body
     assert f'value="{code}"' in body.split('id="invoice"')[1]
+
+
+def test_the_accepted_agreement_downloads_as_a_pdf_with_its_record(
+    client, applicant, package, agreement
+):
+    import shutil
+    import subprocess
+
+    order = submitted(filled_application(applicant=applicant, package=package), client)
+
+    response = client.get(reverse("orders:agreement_pdf", args=[order.number]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "pdftotext missing: run scripts/system-deps.sh"
+    text = subprocess.run(
+        [pdftotext, "-", "-"], input=response.content, capture_output=True, check=True
+    ).stdout.decode()
+    assert "数字证书业务协议书" in text
+    assert "v1" in text
+    assert order.number in text
+
+
+def test_no_agreement_pdf_before_acceptance(client, applicant, package, agreement):
+    order = filled_application(applicant=applicant, package=package)
+
+    assert client.get(reverse("orders:agreement_pdf", args=[order.number])).status_code == 404
+
+
+def test_the_order_page_follows_issuance_by_itself(client, legal_rep, package, agreement):
+    from orders.services import order_transition
+
+    order = submitted(
+        filled_application(applicant=legal_rep, package=package, legal_rep_id=LEGAL_REP_ID),
+        client,
+    )
+    client.post(reverse("orders:authorize", args=[order.number]))
+    order.refresh_from_db()
+    order_transition(order=order, to=OrderStatus.ISSUING, actor_label="微信支付")
+    url = reverse("orders:detail", args=[order.number])
+
+    page = client.get(url).content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    assert "签发中" in page
+
+    order.refresh_from_db()
+    order_transition(order=order, to=OrderStatus.COMPLETED, actor_label="系统")
+    fragment = client.get(url + "?fragment=status", headers={"HX-Request": "true"})
+
+    body = fragment.content.decode()
+    assert "已完成" in body
+    assert "every 2s" not in body
+    assert "<html" not in body
+
+
+def test_an_unfinished_order_continues_where_it_stopped(client, applicant, package, agreement):
+    order = filled_application(applicant=applicant, package=package)
+    assert (
+        f'href="{reverse("orders:agreement", args=[order.number])}"'
+        in client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    )
+
+    submitted(order, client)
+
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert f'href="{reverse("orders:authorize", args=[order.number])}"' in page
