@@ -8,7 +8,9 @@ import pytest
 from django.db import close_old_connections, connection
 from django.urls import reverse
 
+from certificates.models import EnterpriseCertificate
 from certificates.services import ca_hierarchy_create
+from invoices.models import Invoice
 from orders.models import Order, OrderEvent, Payment
 from orders.payments.services import payment_settle
 from orders.services import order_transition
@@ -28,14 +30,6 @@ from tests.orders.test_payments import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def issuance_available() -> bool:
-    try:
-        from certificates.tasks import certificate_issue  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -67,12 +61,15 @@ def test_a_notification_delivered_three_times_records_one_payment(client, celery
     assert Payment.objects.filter(order=order).count() == 1
     moves = OrderEvent.objects.filter(order=order, from_status=OrderStatus.AUTHORIZED)
     assert list(moves.values_list("to_status", flat=True)) == [OrderStatus.ISSUING]
-    if issuance_available():
-        celery_worker.wait_for(
-            lambda: Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED,
-            timeout=30,
-            what="the issuance task to complete the paid order",
-        )
+    celery_worker.wait_for(
+        lambda: Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED,
+        timeout=30,
+        what="the issuance task to complete the paid order",
+    )
+    celery_worker.wait_for(
+        lambda: Invoice.objects.filter(order=order).exists(), what="the invoice task"
+    )
+    assert EnterpriseCertificate.objects.filter(order=order, status="valid").count() == 1
 
 
 @pytest.mark.parametrize("same_transaction", [True, False], ids=["same", "different"])
