@@ -224,6 +224,11 @@ YQ_WECHATPAY_API_BASE = env("YQ_WECHATPAY_API_BASE", "https://api.mch.weixin.qq.
 # is settled by querying WeChat Pay (orders.tasks.payments_settle_overdue).
 YQ_PAYMENT_SETTLE_AFTER_SECONDS = env_int("YQ_PAYMENT_SETTLE_AFTER_SECONDS", 120)
 
+# The legal representative's share link.
+YQ_SHARE_LINK_TTL_HOURS = env_int("YQ_SHARE_LINK_TTL_HOURS", 72)
+# Bank-transfer uploads (营业执照, signed 业务授权书, transfer voucher): JPEG, PNG or PDF.
+YQ_UPLOAD_MAX_BYTES = env_int("YQ_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+
 # A CJK font file for seals and PDFs (found with fc-list when unset).
 YQ_CJK_FONT = env("YQ_CJK_FONT") or None
 
@@ -239,6 +244,9 @@ YQ_RATE_LIMITS = {
     "sms_check_ip": (50, 3600),
     "face_check_user": (5, 3600),
     "face_check_ip": (30, 3600),
+    "share_link_open_ip": (60, 3600),
+    "share_link_check": (5, 3600),
+    "letter_email_user": (5, 3600),
 }
 
 # Email (Django 6.1 mailers). The embedded default prints mail to the console; production
