@@ -163,19 +163,26 @@ def certificate_issue_for_order(*, order_id: int) -> EnterpriseCertificate | Non
                 actor_label="系统",
                 reason=f"证书已签发，序列号 {cert.serial_hex}",
             )
-            transaction.on_commit(lambda: _after_issue(order_id=order.pk))
+            # Each side effect is queued on its own: a broker hiccup on one loses neither the
+            # completed order nor the other (the invoice sweep also catches a lost invoice).
+            transaction.on_commit(lambda: _invoice_queue(order.pk), robust=True)
+            transaction.on_commit(lambda: _issued_sms_queue(order.pk), robust=True)
     except TransitionConflict:
         logger.info("order %s was already completed", order.number)
     return cert
 
 
-def _after_issue(*, order_id: int) -> None:
-    from accounts.tasks import sms_deliver
+def _invoice_queue(order_id: int) -> None:
     from invoices.tasks import invoice_render
+
+    invoice_render.delay(order_id=order_id)
+
+
+def _issued_sms_queue(order_id: int) -> None:
+    from accounts.tasks import sms_deliver
     from orders.models import Order
 
     order = Order.objects.select_related("applicant").get(pk=order_id)
-    invoice_render.delay(order_id=order_id)
     sms_deliver.delay(
         phone=order.applicant_phone or order.applicant.phone,
         text=f"【粤企签】{order.enterprise_name}的数字证书已签发（订单 {order.number}），"

@@ -5,7 +5,14 @@ from django.db import IntegrityError, transaction
 from .models import Invoice
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
 def invoice_render(*, order_id: int) -> None:
     """Render the paid order's invoice PDF and attach it to the order (once)."""
     from orders.models import Order
@@ -43,3 +50,18 @@ def invoice_render(*, order_id: int) -> None:
             invoice.save()
     except IntegrityError:
         return  # rendered by a concurrent run
+
+
+@shared_task
+def invoices_render_missing() -> int:
+    """Beat: queue the invoice of every completed, paid order that still has none (a render
+    that kept failing, or a broker that was down when the order completed)."""
+    from orders.models import Order
+    from orders.states import OrderStatus
+
+    missing = Order.objects.filter(
+        status=OrderStatus.COMPLETED, payment__isnull=False, invoice__isnull=True
+    ).values_list("pk", flat=True)[:200]
+    for order_id in missing:
+        invoice_render.delay(order_id=order_id)
+    return len(missing)

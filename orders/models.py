@@ -101,11 +101,15 @@ class Order(models.Model):
                 condition=Q(status=OrderStatus.DRAFT) | Q(amount_fen__gt=0),
                 name="submitted_order_has_an_amount",
             ),
-            # One open application per enterprise: the database decides between two racing
-            # submissions, not a check in a view.
+            # One submitted, open application per enterprise: the database decides between
+            # two racing submissions, not a check in a view. Drafts claim nothing, so nobody
+            # can block an enterprise by typing its (public) credit code.
             models.UniqueConstraint(
                 fields=["credit_code"],
-                condition=Q(kind=OrderKind.NEW_CERTIFICATE, status__in=sorted(OPEN_STATUSES))
+                condition=Q(
+                    kind=OrderKind.NEW_CERTIFICATE,
+                    status__in=sorted(OPEN_STATUSES - {OrderStatus.DRAFT}),
+                )
                 & ~Q(credit_code=""),
                 name="one_open_application_per_credit_code",
             ),

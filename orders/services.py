@@ -223,7 +223,9 @@ def _blocking_for(*, credit_code: str, exclude: Order | None = None) -> Applicat
     ).exists():
         return ApplicationError("该企业已有有效的数字证书，一个企业只能办理一个数字证书")
     open_orders = Order.objects.filter(
-        kind=OrderKind.NEW_CERTIFICATE, credit_code=credit_code, status__in=OPEN_STATUSES
+        kind=OrderKind.NEW_CERTIFICATE,
+        credit_code=credit_code,
+        status__in=OPEN_STATUSES - {OrderStatus.DRAFT},
     )
     if exclude is not None:
         open_orders = open_orders.exclude(pk=exclude.pk)
@@ -254,15 +256,35 @@ def order_draft_for(*, applicant: User) -> Order:
     )
 
 
+def _draft_for_update(order: Order) -> Order:
+    """The order's row, locked for this transaction; ApplicationError unless still a draft."""
+    locked = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("package")
+        .filter(pk=order.pk)
+        .first()
+    )
+    if locked is None or locked.status != OrderStatus.DRAFT:
+        raise ApplicationError("订单已提交，不能再修改")
+    return locked
+
+
+def _priced(order: Order) -> Order:
+    """Price the order from its own (locked) fields: the amount always matches what it says."""
+    if order.package_id and order.years:
+        order.amount_fen = pricing.new_certificate_price_fen(
+            package=order.package, years=order.years, extra_seats=order.extra_seats
+        )
+        order.package_price_per_year_fen = order.package.price_per_year_fen
+    return order
+
+
 def order_section_save(*, order: Order, section: str, data: dict[str, Any]) -> Order:
     """Save one section of a draft (validated by its form) and re-price the order.
 
-    The enterprise section claims the credit code: the partial unique index
-    one_open_application_per_credit_code lets one open application per enterprise exist, so of
-    two applicants racing for the same enterprise one gets ApplicationError.
+    The row is locked while the section is applied and priced, so two sections saved at the
+    same moment cannot leave an amount computed from the other's stale copy.
     """
-    if order.status != OrderStatus.DRAFT:
-        raise ApplicationError("订单已提交，不能再修改")
     if set(data) - set(SECTION_FIELDS[section]):
         raise ValueError(
             f"unexpected fields for {section}: {set(data) - set(SECTION_FIELDS[section])}"
@@ -271,59 +293,61 @@ def order_section_save(*, order: Order, section: str, data: dict[str, Any]) -> O
         blocked = _blocking_for(credit_code=data["credit_code"], exclude=order)
         if blocked:
             raise blocked
-    for name, value in data.items():
-        setattr(order, name, value)
-    if order.package_id and order.years:
-        order.amount_fen = pricing.new_certificate_price_fen(
-            package=order.package, years=order.years, extra_seats=order.extra_seats
-        )
-        order.package_price_per_year_fen = order.package.price_per_year_fen
-    try:
-        with transaction.atomic():
-            updated = Order.objects.filter(pk=order.pk, status=OrderStatus.DRAFT).update(
-                amount_fen=order.amount_fen,
-                package_price_per_year_fen=order.package_price_per_year_fen,
-                updated_at=timezone.now(),
-                **data,
-            )
-    except IntegrityError as exc:
-        if "one_open_application_per_credit_code" not in str(exc) and "credit_code" not in str(exc):
-            raise
-        raise ApplicationError("该企业已有正在办理的申请，不能重复申请") from exc
-    if not updated:
-        raise ApplicationError("订单已提交，不能再修改")
+    with transaction.atomic():
+        locked = _draft_for_update(order)
+        for name, value in data.items():
+            setattr(locked, name, value)
+        _priced(locked)
+        locked.save(update_fields=[*data, "amount_fen", "package_price_per_year_fen", "updated_at"])
+    for name in [*data, "amount_fen", "package_price_per_year_fen", "updated_at"]:
+        setattr(order, name, getattr(locked, name))
     return order
 
 
-@transaction.atomic
 def agreement_accept(
     *, order: Order, actor: User, agreement: AgreementVersion, ip: str, user_agent: str
 ) -> Order:
-    """The applicant ticked 同意 on the CA's current agreement: record it and submit the order."""
+    """The applicant ticked 同意 on the CA's current agreement: record it and submit the order.
+
+    Submission claims the enterprise: the partial unique index one_open_application_per_credit_code
+    lets one submitted, open application per credit code exist, so of two applicants submitting
+    for the same enterprise at once exactly one wins and the other gets ApplicationError.
+    """
     from .models import AgreementAcceptance
 
-    missing = order_sections_missing(order)
-    if missing:
-        titles = "、".join(SECTION_TITLES[m] for m in missing)
-        raise ApplicationError(f"请先完整填写：{titles}")
-    if agreement.ca_id != order.ca_id:
-        raise ApplicationError("协议与所选证书机构不符，请重新阅读协议")
-    blocked = _blocking_for(credit_code=order.credit_code, exclude=order)
-    if blocked:
-        raise blocked
-    AgreementAcceptance.objects.create(
-        order=order,
-        agreement=agreement,
-        accepted_at=timezone.now(),
-        ip_address=ip or None,
-        user_agent=user_agent[:500],
-    )
-    return order_transition(
-        order=order,
-        to=OrderStatus.AWAITING_AUTHORIZATION,
-        actor=actor,
-        reason=f"同意{agreement.title} v{agreement.version}",
-    )
+    try:
+        with transaction.atomic():
+            locked = _draft_for_update(order)
+            missing = order_sections_missing(locked)
+            if missing:
+                titles = "、".join(SECTION_TITLES[m] for m in missing)
+                raise ApplicationError(f"请先完整填写：{titles}")
+            if agreement.ca_id != locked.ca_id:
+                raise ApplicationError("协议与所选证书机构不符，请重新阅读协议")
+            blocked = _blocking_for(credit_code=locked.credit_code, exclude=locked)
+            if blocked:
+                raise blocked
+            # Freeze the price the applicant agreed to, computed from the locked row.
+            _priced(locked)
+            AgreementAcceptance.objects.create(
+                order=locked,
+                agreement=agreement,
+                accepted_at=timezone.now(),
+                ip_address=ip or None,
+                user_agent=user_agent[:500],
+            )
+            return order_transition(
+                order=locked,
+                to=OrderStatus.AWAITING_AUTHORIZATION,
+                actor=actor,
+                reason=f"同意{agreement.title} v{agreement.version}",
+                amount_fen=locked.amount_fen,
+                package_price_per_year_fen=locked.package_price_per_year_fen,
+            )
+    except IntegrityError as exc:
+        if "credit_code" not in str(exc) and "one_open_application" not in str(exc):
+            raise
+        raise ApplicationError("该企业已有正在办理的申请，不能重复申请") from exc
 
 
 def applicant_is_legal_rep(*, order: Order, identity: Identity | None) -> bool:
@@ -346,3 +370,20 @@ def legal_rep_self_confirm(*, order: Order, actor: User, identity: Identity | No
         reason="法定代表人本人确认业务授权书",
         authorization_method=AuthorizationMethod.LEGAL_REP_SELF,
     )
+
+
+CANCELLABLE_BY_APPLICANT = frozenset(
+    {OrderStatus.DRAFT, OrderStatus.AWAITING_AUTHORIZATION, OrderStatus.REJECTED}
+)
+
+
+def order_cancel(*, order: Order, actor: User) -> Order:
+    """The applicant gives up an order before paying; it frees the enterprise for a new one."""
+    if order.applicant_id != actor.pk or order.status not in CANCELLABLE_BY_APPLICANT:
+        raise ApplicationError("该订单当前不能取消")
+    try:
+        return order_transition(
+            order=order, to=OrderStatus.CANCELLED, actor=actor, reason="申请人取消"
+        )
+    except TransitionConflict as exc:
+        raise ApplicationError("订单状态已变化，请刷新后重试") from exc

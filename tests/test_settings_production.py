@@ -82,6 +82,8 @@ def test_check_deploy_passes_without_a_single_warning():
         ),
         ({"YQ_FACE_GATEWAY_SECRET": ""}, "YQ_FACE_GATEWAY_SECRET"),
         ({"YQ_SMS_GATEWAY_URL": ""}, "YQ_SMS_GATEWAY_URL"),
+        ({"YQ_PUBLIC_BASE_URL": ""}, "YQ_PUBLIC_BASE_URL"),
+        ({"YQ_PUBLIC_BASE_URL": "http://yueqiqian.example.cn"}, "YQ_PUBLIC_BASE_URL"),
     ],
 )
 def test_production_refuses_to_start_when_unsafe(overrides, reason):

@@ -14,6 +14,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from certificates.keys import KeyDecryptionError
 from orders.models import Order, Payment, WechatPayMerchant
 from orders.wechatpay import NotificationRejected, WechatPayError
 from yueqiqian.http import client_ip
@@ -66,6 +68,18 @@ def wechat_notify(request: HttpRequest, ca_code: str) -> HttpResponse:
             exc.reason,
         )
         return _fail(400, exc.reason)
+    except IntegrityError:
+        # A transaction id already recorded on another order: not ours to settle twice.
+        logger.error(
+            "wechatpay notification refused (%s, order %s): transaction already recorded "
+            "for another order",
+            ca_code,
+            out_trade_no or "unknown",
+        )
+        return _fail(400, "transaction already recorded")
+    except KeyDecryptionError:
+        logger.error("wechatpay notification (%s): merchant secrets do not decrypt", ca_code)
+        return _fail(500, "merchant configuration error")
     return HttpResponse(status=200)
 
 

@@ -143,3 +143,36 @@ def test_an_unpaid_order_is_not_issued(demo_ca):
     assert certificate_issue_for_order(order_id=order.pk) is None
     assert not EnterpriseCertificate.objects.exists()
     assert Order.objects.get(pk=order.pk).status == OrderStatus.DRAFT
+
+
+def test_an_invoice_lost_at_completion_is_rendered_by_the_sweep(
+    paid_order, monkeypatch, django_capture_on_commit_callbacks
+):
+    from invoices import pdf
+    from invoices.models import Invoice
+    from invoices.tasks import invoices_render_missing
+    from orders.models import Payment
+
+    Payment.objects.create(
+        order=paid_order,
+        out_trade_no=paid_order.number,
+        transaction_id="4200000001",
+        amount_fen=paid_order.amount_fen,
+        payee_mchid="1900000101",
+        paid_at=paid_order.updated_at,
+        source="notify",
+    )
+    real_render = pdf.render_invoice_pdf
+
+    def broken(**kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pdf, "render_invoice_pdf", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        certificate_issue_for_order(order_id=paid_order.pk)
+    assert not Invoice.objects.filter(order=paid_order).exists()
+
+    monkeypatch.setattr(pdf, "render_invoice_pdf", real_render)
+    assert invoices_render_missing() == 1
+
+    assert Invoice.objects.get(order=paid_order).pdf.read().startswith(b"%PDF-")

@@ -1,5 +1,5 @@
-"""On PostgreSQL, with real concurrency: applicants racing for the same enterprise — exactly one
-open application wins, every other one gets the clear message."""
+"""On PostgreSQL, with real concurrency: applicants submitting for the same enterprise at once —
+exactly one open application wins, every other one gets the clear message."""
 
 import threading
 
@@ -7,17 +7,28 @@ import pytest
 from django.db import connection
 
 from orders.models import Order
-from orders.services import ApplicationError, order_draft_for, order_section_save
-from orders.states import OPEN_STATUSES
-from tests.factories import UserFactory, make_credit_code, make_id_number
+from orders.services import ApplicationError, agreement_accept
+from orders.states import OPEN_STATUSES, OrderStatus
+from tests.factories import (
+    AgreementVersionFactory,
+    PackageFactory,
+    UserFactory,
+    filled_application,
+    make_credit_code,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_parallel_applications_for_one_credit_code_exactly_one_wins():
+def test_parallel_submissions_for_one_credit_code_exactly_one_wins():
     assert connection.vendor == "postgresql"
     code = make_credit_code()
-    drafts = [order_draft_for(applicant=UserFactory()) for _ in range(8)]
+    package = PackageFactory()
+    agreement = AgreementVersionFactory(ca=package.ca)
+    drafts = [
+        filled_application(applicant=UserFactory(), package=package, credit_code=code)
+        for _ in range(8)
+    ]
     barrier = threading.Barrier(len(drafts))
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -25,16 +36,8 @@ def test_parallel_applications_for_one_credit_code_exactly_one_wins():
     def claim(order: Order) -> None:
         try:
             barrier.wait(timeout=10)
-            order_section_save(
-                order=order,
-                section="enterprise",
-                data={
-                    "enterprise_name": "广州市示例科技有限公司",
-                    "credit_code": code,
-                    "legal_rep_name": "张三",
-                    "legal_rep_id_number": make_id_number(sequence="777"),
-                    "enterprise_address": "广东省广州市天河区示例路1号",
-                },
+            agreement_accept(
+                order=order, actor=order.applicant, agreement=agreement, ip="", user_agent=""
             )
             result = "won"
         except ApplicationError as exc:
@@ -53,4 +56,7 @@ def test_parallel_applications_for_one_credit_code_exactly_one_wins():
     assert len(outcomes) == len(drafts)
     assert outcomes.count("won") == 1
     assert set(outcomes) - {"won"} == {"该企业已有正在办理的申请，不能重复申请"}
-    assert Order.objects.filter(credit_code=code, status__in=OPEN_STATUSES).count() == 1
+    submitted = Order.objects.filter(
+        credit_code=code, status__in=OPEN_STATUSES - {OrderStatus.DRAFT}
+    )
+    assert submitted.count() == 1

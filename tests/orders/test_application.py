@@ -190,9 +190,28 @@ def test_the_invoice_remark_is_required_when_the_title_differs(client, applicant
     assert order.invoice_title == order.enterprise_name
 
 
-def test_an_enterprise_with_an_open_application_cannot_start_another(package):
+def submit(order):
+    from certificates.selectors import agreement_current
+    from orders.services import agreement_accept
+
+    agreement = agreement_current(ca=order.ca) or AgreementVersionFactory(ca=order.ca, version=1)
+    return agreement_accept(
+        order=order, actor=order.applicant, agreement=agreement, ip="", user_agent=""
+    )
+
+
+def test_a_draft_claims_nothing_so_nobody_can_block_an_enterprise(package):
     code = make_credit_code()
-    first = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+    squatter = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+
+    real = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+
+    assert squatter.status == real.status == OrderStatus.DRAFT
+
+
+def test_an_enterprise_with_a_submitted_application_cannot_start_another(package):
+    code = make_credit_code()
+    first = submit(filled_application(applicant=UserFactory(), package=package, credit_code=code))
     second = order_draft_for(applicant=UserFactory())
 
     with pytest.raises(ApplicationError, match="已有正在办理的申请") as excinfo:
@@ -210,21 +229,60 @@ def test_an_enterprise_with_an_open_application_cannot_start_another(package):
     assert excinfo.value.existing == first
 
 
-def test_the_database_refuses_a_second_open_application_for_one_enterprise(package):
+def test_of_two_drafts_for_one_enterprise_only_the_first_submitted_goes_on(package):
+    code = make_credit_code()
+    first = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+    second = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+    submit(first)
+
+    with pytest.raises(ApplicationError, match="已有正在办理的申请"):
+        submit(second)
+    second.refresh_from_db()
+    assert second.status == OrderStatus.DRAFT
+
+
+def test_the_database_refuses_a_second_submitted_application_for_one_enterprise(package):
     from django.db import IntegrityError, transaction
 
     code = make_credit_code()
-    filled_application(applicant=UserFactory(), package=package, credit_code=code)
-    second = order_draft_for(applicant=UserFactory())
+    first = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+    second = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+    submit(first)
 
+    # Past the service's own check, straight at the table: the index still refuses.
     with pytest.raises(IntegrityError), transaction.atomic():
-        Order.objects.filter(pk=second.pk).update(credit_code=code)
+        Order.objects.filter(pk=second.pk).update(status=OrderStatus.AWAITING_AUTHORIZATION)
+
+
+def test_a_section_saved_from_a_stale_copy_cannot_leave_a_stale_price(package):
+    order = filled_application(applicant=UserFactory(), package=package, years=1)
+    stale = Order.objects.get(pk=order.pk)
+
+    order_section_save(
+        order=order,
+        section="certificate",
+        data={"ca": package.ca, "package": package, "years": 3, "extra_seats": 0},
+    )
+    order_section_save(
+        order=stale,
+        section="invoice",
+        data={
+            "invoice_title": order.enterprise_name,
+            "invoice_tax_id": order.credit_code,
+            "invoice_email": "b@example.cn",
+            "invoice_remark": "",
+        },
+    )
+
+    order.refresh_from_db()
+    assert order.years == 3
+    assert order.amount_fen == package.price_per_year_fen * 3
 
 
 def test_an_enterprise_with_a_valid_certificate_cannot_apply(package):
     code = make_credit_code()
     done = filled_application(applicant=UserFactory(), package=package, credit_code=code)
-    Order.objects.filter(pk=done.pk).update(status=OrderStatus.COMPLETED)
+    Order.objects.filter(pk=done.pk).update(status=OrderStatus.CANCELLED)
     EnterpriseCertificate.objects.create(
         order=done,
         ca=package.ca,
@@ -462,3 +520,43 @@ def test_an_unfinished_order_continues_where_it_stopped(client, applicant, packa
 
     page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
     assert f'href="{reverse("orders:authorize", args=[order.number])}"' in page
+
+
+def test_the_applicant_cancels_an_unpaid_order_and_frees_the_enterprise(
+    client, applicant, package, agreement
+):
+    code = make_credit_code()
+    order = submitted(
+        filled_application(applicant=applicant, package=package, credit_code=code), client
+    )
+    assert "取消订单" in client.get(reverse("orders:detail", args=[order.number])).content.decode()
+
+    response = client.post(reverse("orders:cancel", args=[order.number]))
+
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    again = filled_application(applicant=UserFactory(), package=package, credit_code=code)
+    assert submit(again).status == OrderStatus.AWAITING_AUTHORIZATION
+
+
+def test_a_paid_order_cannot_be_cancelled_by_the_applicant(client, legal_rep, package, agreement):
+    order = submitted(
+        filled_application(applicant=legal_rep, package=package, legal_rep_id=LEGAL_REP_ID), client
+    )
+    client.post(reverse("orders:authorize", args=[order.number]))
+
+    client.post(reverse("orders:cancel", args=[order.number]))
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORIZED
+
+
+def test_nobody_else_can_cancel_an_order(client, package):
+    owner = UserFactory()
+    order = filled_application(applicant=owner, package=package)
+    client.force_login(UserFactory())
+
+    assert client.post(reverse("orders:cancel", args=[order.number])).status_code == 404
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DRAFT

@@ -503,3 +503,21 @@ def test_with_a_worker_a_refused_notification_is_retried(over_http):
 
     order.refresh_from_db()
     assert order.status == OrderStatus.AUTHORIZED
+
+
+def test_a_transaction_already_recorded_for_another_order_is_refused_not_a_500(
+    client, order, caplog
+):
+    tx = "4200000000202611270000000777"
+    assert (
+        notify(client, order.ca.code, *paid_notification(order, transaction_id=tx)).status_code
+        == 200
+    )
+    other = seat_topup_order(applicant=order.applicant, ca=order.ca)
+
+    response = notify(client, order.ca.code, *paid_notification(other, transaction_id=tx))
+
+    assert response.status_code == 400
+    assert other.__class__.objects.get(pk=other.pk).status == OrderStatus.AWAITING_PAYMENT
+    assert Payment.objects.filter(transaction_id=tx).count() == 1
+    assert any("already recorded" in r.getMessage() for r in caplog.records)

@@ -297,6 +297,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "certificates.tasks.certificates_issue_stuck",
         "schedule": 120.0,
     },
+    "render-missing-invoices": {
+        "task": "invoices.tasks.invoices_render_missing",
+        "schedule": 600.0,
+    },
 }
 
 LOGGING = {

@@ -8,6 +8,7 @@ email backend.
 import base64
 import binascii
 import importlib
+import urllib.parse
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -21,6 +22,7 @@ from .base import (
     SECRET_KEY,
     SMTP_EMAIL_BACKEND,
     YQ_KEY_ENCRYPTION_KEY,
+    YQ_PUBLIC_BASE_URL,
     env_bool,
     env_int,
 )
@@ -43,6 +45,11 @@ except (binascii.Error, ValueError):
     _kek = b""
 if YQ_KEY_ENCRYPTION_KEY == DEFAULT_KEY_ENCRYPTION_KEY or len(_kek) != 32:
     refuse("set YQ_KEY_ENCRYPTION_KEY to 32 random bytes, urlsafe base64 encoded.")
+
+_public = urllib.parse.urlsplit(YQ_PUBLIC_BASE_URL)
+if _public.scheme != "https" or _public.hostname in {None, "localhost", "127.0.0.1", "::1"}:
+    # It goes into WeChat Pay's notify URL, share links and every certificate's CRL URL.
+    refuse("set YQ_PUBLIC_BASE_URL to the site's public https:// address.")
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     refuse("set DATABASE_URL to a PostgreSQL database.")
