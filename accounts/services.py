@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from yueqiqian import ratelimit
 
-from .faceauth import FaceCheckRequest, FaceCheckUnavailable, face_provider
+from .faceauth import (
+    FaceCheckProvider,
+    FaceCheckRequest,
+    FaceCheckResult,
+    FaceCheckUnavailable,
+    face_provider,
+)
 from .identity import mask_id_number, validate_chinese_name, validate_id_number
 from .models import Identity, SmsCode, User
 from .tasks import sms_deliver
@@ -179,33 +185,14 @@ def identity_verify(
         raise IdentityNumberTaken
 
     provider = face_provider()
-    masked = mask_id_number(number)
-    try:
-        result = provider.check(
-            FaceCheckRequest(
-                real_name=real_name, id_number=number, selfie=selfie, content_type=content_type
-            )
-        )
-    except FaceCheckUnavailable:
-        logger.warning(
-            "face check unavailable: user=%s id=%s provider=%s",
-            user.pk,
-            masked,
-            provider.name,
-            exc_info=True,
-        )
-        raise IdentityCheckFailed(FACE_CHECK_UNAVAILABLE_MESSAGE, retryable=True) from None
-    if not result.passed:
-        logger.warning(
-            "face check failed: user=%s id=%s provider=%s ref=%s retryable=%s message=%s",
-            user.pk,
-            masked,
-            provider.name,
-            result.provider_ref,
-            result.retryable,
-            result.message,
-        )
-        raise IdentityCheckFailed(result.message, retryable=result.retryable)
+    result = face_check_run(
+        provider=provider,
+        real_name=real_name,
+        id_number=number,
+        selfie=selfie,
+        content_type=content_type,
+        subject=f"user={user.pk}",
+    )
 
     # The identity table has no unique ID number, so two accounts verifying the same number
     # at once could both pass the check above; checking again inside the transaction makes
@@ -231,8 +218,54 @@ def identity_verify(
     logger.info(
         "identity verified: user=%s id=%s provider=%s ref=%s",
         user.pk,
-        masked,
+        mask_id_number(number),
         provider.name,
         result.provider_ref,
     )
     return identity
+
+
+def face_check_run(
+    *,
+    provider: FaceCheckProvider,
+    real_name: str,
+    id_number: str,
+    selfie: bytes,
+    content_type: str,
+    subject: str,
+) -> FaceCheckResult:
+    """Ask the face-check provider whether the selfie is the person with this name and
+    (validated) ID number, for 实名认证 and for the legal representative's share link.
+
+    Returns the passed result. A failed check raises IdentityCheckFailed with the provider's
+    message; an unreachable provider raises it with FACE_CHECK_UNAVAILABLE_MESSAGE (retryable).
+    Failures are logged with `subject` (who asked, e.g. "user=12") and the number masked.
+    """
+    masked = mask_id_number(id_number)
+    try:
+        result = provider.check(
+            FaceCheckRequest(
+                real_name=real_name, id_number=id_number, selfie=selfie, content_type=content_type
+            )
+        )
+    except FaceCheckUnavailable:
+        logger.warning(
+            "face check unavailable: %s id=%s provider=%s",
+            subject,
+            masked,
+            provider.name,
+            exc_info=True,
+        )
+        raise IdentityCheckFailed(FACE_CHECK_UNAVAILABLE_MESSAGE, retryable=True) from None
+    if not result.passed:
+        logger.warning(
+            "face check failed: %s id=%s provider=%s ref=%s retryable=%s message=%s",
+            subject,
+            masked,
+            provider.name,
+            result.provider_ref,
+            result.retryable,
+            result.message,
+        )
+        raise IdentityCheckFailed(result.message, retryable=result.retryable)
+    return result

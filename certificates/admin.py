@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from authorization.review import StaffScopedAdminMixin
+
 from .models import AgreementVersion, CACertificate, CAInstitution, EnterpriseCertificate, Package
 
 
@@ -17,11 +19,11 @@ class CAInstitutionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CACertificate)
-class CACertificateAdmin(admin.ModelAdmin):
+class CACertificateAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
     """CA certificates are generated, never edited; their private keys are never shown."""
 
     list_display = ["ca", "role", "subject", "serial_hex", "not_after"]
-    list_filter = ["ca", "role"]
+    list_filter = [("ca", admin.RelatedOnlyFieldListFilter), "role"]
     fields = [
         "ca",
         "role",
@@ -67,11 +69,12 @@ class AgreementVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(EnterpriseCertificate)
-class EnterpriseCertificateAdmin(admin.ModelAdmin):
-    """Issued by the worker, never edited by hand; the private key is never shown."""
+class EnterpriseCertificateAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
+    """Issued by the worker, never edited by hand; the private key is never shown. A CA
+    reviewer sees their own CA's certificates only."""
 
     list_display = ["enterprise_name", "credit_code", "ca", "status", "not_after", "seats_total"]
-    list_filter = ["status", "ca"]
+    list_filter = ["status", ("ca", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["enterprise_name", "credit_code", "serial_hex", "order__number"]
     list_select_related = ["ca"]
     fields = [

@@ -1,6 +1,40 @@
-from django.contrib import admin
+from pathlib import PurePosixPath
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
+
+from authorization.models import BankTransfer
+from authorization.review import (
+    FILE_KINDS,
+    REASON_MAX_CHARS,
+    ReviewError,
+    StaffScopedAdminMixin,
+    ca_review,
+    review_stage_for,
+    support_review,
+)
+from yueqiqian.templatetags.yq import yuan
 
 from .models import AgreementAcceptance, Order, OrderEvent, Payment, WechatPayMerchant
+from .states import OrderStatus
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+STAGES = [("support", "客服审核"), ("ca", "CA审核")]
+
+
+class ReviewForm(forms.Form):
+    """The 审核 block's form: which review, the verdict, and the reason (required to reject —
+    the service says so, with the message the reviewer sees)."""
+
+    stage = forms.ChoiceField(choices=STAGES)
+    decision = forms.ChoiceField(choices=[("approve", "通过"), ("reject", "不通过")])
+    reason = forms.CharField(required=False, max_length=REASON_MAX_CHARS)
 
 
 class OrderEventInline(admin.TabularInline):
@@ -10,6 +44,9 @@ class OrderEventInline(admin.TabularInline):
     fields = ["created_at", "from_status", "to_status", "actor", "actor_label", "reason"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -46,8 +83,10 @@ class PaymentInline(admin.StackedInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    """Status is read-only here: it moves only through the state machine's services."""
+class OrderAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
+    """Status is read-only here: it moves only through the state machine's services. The one
+    thing staff do on an order is review a bank-transfer order, in the 审核 block of its page,
+    which posts to review_view. CA reviewers see their own CA's orders only."""
 
     list_display = [
         "number",
@@ -56,10 +95,11 @@ class OrderAdmin(admin.ModelAdmin):
         "enterprise_name",
         "ca",
         "applicant",
-        "amount_fen",
+        "amount_yuan",
         "created_at",
     ]
-    list_filter = ["status", "kind", "ca", "created_at"]
+    # RelatedOnly: a CA reviewer's filter lists their own CA, not every CA's name.
+    list_filter = ["status", "kind", ("ca", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = [
         "number",
         "enterprise_name",
@@ -78,7 +118,8 @@ class OrderAdmin(admin.ModelAdmin):
         "package",
         "years",
         "extra_seats",
-        "amount_fen",
+        "amount_yuan",
+        "package_price_yuan",
         "applicant_phone",
         "applicant_email",
         "enterprise_name",
@@ -95,8 +136,16 @@ class OrderAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    exclude = ["legal_rep_id_number"]
+    exclude = ["legal_rep_id_number", "amount_fen", "package_price_per_year_fen"]
     inlines = [AgreementAcceptanceInline, PaymentInline, OrderEventInline]
+
+    @admin.display(description="金额（元）", ordering="amount_fen")
+    def amount_yuan(self, obj: Order) -> str:
+        return yuan(obj.amount_fen)
+
+    @admin.display(description="套餐单价（元/年）")
+    def package_price_yuan(self, obj: Order) -> str:
+        return yuan(obj.package_price_per_year_fen)
 
     @admin.display(description="法定代表人身份证号")
     def legal_rep_id_masked(self, obj: Order) -> str:
@@ -104,15 +153,112 @@ class OrderAdmin(admin.ModelAdmin):
 
         return mask_id_number(obj.legal_rep_id_number) if obj.legal_rep_id_number else ""
 
+    class Media:
+        css = {"all": ["css/admin-review.css"]}
+
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_urls(self):
+        # Before the default URLs: their catch-all "<path:object_id>/" would take this one.
+        review = path(
+            "<path:object_id>/review/",
+            self.admin_site.admin_view(self.review_view),
+            name="orders_order_review",
+        )
+        return [review, *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            context["review"] = self._review_panel(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _review_panel(self, request: HttpRequest, order: Order) -> dict | None:
+        """What the 审核 block shows: the transfer, its uploads, the review history, and the
+        form when this user may decide now. None when the order has no transfer or the user may
+        not see transfers."""
+        if not request.user.has_perm("authorization.view_banktransfer"):
+            return None
+        transfer = (
+            BankTransfer.objects.select_related("support_reviewer", "ca_reviewer")
+            .filter(order=order)
+            .first()
+        )
+        if transfer is None:
+            return None
+        files = []
+        for kind in FILE_KINDS:
+            field = getattr(transfer, kind)
+            label = BankTransfer._meta.get_field(kind).verbose_name
+            if not field:
+                files.append({"label": label, "url": None})
+                continue
+            url = reverse("admin:authorization_banktransfer_file", args=[transfer.pk, kind])
+            is_image = PurePosixPath(field.name).suffix.lower() in IMAGE_SUFFIXES
+            files.append({"label": label, "url": url, "is_image": is_image})
+        # Each round: submitted (→ 待审核), then each reviewer's decision with its reason.
+        history = order.events.filter(
+            Q(from_status__in=[OrderStatus.PENDING_REVIEW, OrderStatus.PENDING_CA_REVIEW])
+            | Q(to_status=OrderStatus.PENDING_REVIEW)
+        ).select_related("actor")
+        stage = review_stage_for(request.user, order)
+        return {
+            "transfer": transfer,
+            "remark": order.ca.transfer_remark(
+                ref=transfer.reference, credit_code=order.credit_code
+            ),
+            "files": files,
+            "history": history,
+            "stage": stage,
+            "stage_label": dict(STAGES).get(stage, ""),
+            "action": reverse("admin:orders_order_review", args=[order.pk]),
+            "reason_max": REASON_MAX_CHARS,
+        }
+
+    @method_decorator(require_POST)
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST from the 审核 block: one decision, then back to the order with a message.
+
+        The order is looked up through the scoped queryset: another CA's order is a 404 here,
+        before the service checks the reviewer's CA again.
+        """
+        order = self.get_object(request, unquote(object_id))
+        if order is None or not self.has_view_permission(request, order):
+            raise Http404
+        back = HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        form = ReviewForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "审核提交无效，请选择通过或不通过后重新提交")
+            return back
+        stage, approve = form.cleaned_data["stage"], form.cleaned_data["decision"] == "approve"
+        review = support_review if stage == "support" else ca_review
+        try:
+            review(
+                order=order,
+                reviewer=request.user,
+                approve=approve,
+                reason=form.cleaned_data["reason"],
+            )
+        except ReviewError as exc:
+            messages.error(request, exc.message)
+            return back
+        if not approve:
+            messages.success(
+                request, f"{order.number} 审核不通过，申请人将看到原因，可修改后重新提交"
+            )
+        elif stage == "support":
+            messages.success(request, f"{order.number} 客服审核通过，等待CA审核")
+        else:
+            messages.success(request, f"{order.number} CA审核通过，证书开始签发")
+        return back
+
 
 @admin.register(OrderEvent)
-class OrderEventAdmin(admin.ModelAdmin):
+class OrderEventAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
+    ca_scope_field = "order__ca"
     list_display = ["created_at", "order", "from_status", "to_status", "actor_display", "reason"]
     list_filter = ["to_status", "created_at"]
     search_fields = ["order__number"]
@@ -141,8 +287,40 @@ class OrderEventAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Payment)
+class PaymentAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
+    """Recorded payments, read-only: they are facts reported by WeChat Pay."""
+
+    ca_scope_field = "order__ca"
+    list_display = ["out_trade_no", "transaction_id", "amount_fen", "payee_mchid", "paid_at"]
+    search_fields = ["out_trade_no", "transaction_id"]
+    list_select_related = ["order"]
+    fields = [
+        "order",
+        "provider",
+        "out_trade_no",
+        "transaction_id",
+        "amount_fen",
+        "currency",
+        "payee_mchid",
+        "paid_at",
+        "source",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(WechatPayMerchant)
-class WechatPayMerchantAdmin(admin.ModelAdmin):
+class WechatPayMerchantAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
     """Merchant identifiers only: the encrypted secrets are never shown or edited here."""
 
     list_display = ["ca", "mchid", "appid", "merchant_serial", "platform_serial"]

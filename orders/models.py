@@ -261,7 +261,8 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.from_status or '—'} → {self.to_status}"
+        source = self.get_from_status_display() if self.from_status else "—"
+        return f"{source} → {self.get_to_status_display()}"
 
     @property
     def actor_display(self) -> str:

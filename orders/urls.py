@@ -11,6 +11,7 @@ urlpatterns = [
     path("<str:number>/apply/<str:section>/", views.apply_section, name="apply_section"),
     path("<str:number>/agreement/", views.agreement, name="agreement"),
     path("<str:number>/authorize/", views.authorize, name="authorize"),
+    path("<str:number>/cancel/", views.cancel, name="cancel"),
     path("<str:number>/agreement.pdf", downloads.agreement_pdf, name="agreement_pdf"),
     path("<str:number>/authorization-letter.pdf", downloads.letter_pdf, name="letter_pdf"),
     path("<str:number>/invoice.pdf", downloads.invoice_pdf, name="invoice_pdf"),

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.selectors import identity_for
+from authorization.services import share_link_live_for
 from certificates.selectors import agreement_current
 from yueqiqian.http import client_ip
 
@@ -194,6 +195,8 @@ def agreement(request: HttpRequest, number: str) -> HttpResponse:
                 )
             except ApplicationError as exc:
                 error = exc.message
+            except services.TransitionConflict:
+                return _redirect(request, reverse("orders:detail", args=[order.number]))
             else:
                 return _redirect(request, reverse("orders:authorize", args=[order.number]))
     return render(
@@ -235,6 +238,17 @@ def authorize(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "orders/authorize_choose.html", {"order": order, "step": 3})
 
 
+def _share_context(request: HttpRequest, order: Order) -> dict:
+    """法定代表人刷脸验证授权 on the order page: whether 【分享给法定代表人授权】 is offered,
+    and the live link the status panel polls for (two queries, only while the order awaits
+    authorization)."""
+    if order.status != OrderStatus.AWAITING_AUTHORIZATION or not order.in_province:
+        return {"can_share": False, "share_link": None}
+    if services.applicant_is_legal_rep(order=order, identity=identity_for(request.user)):
+        return {"can_share": False, "share_link": None}
+    return {"can_share": True, "share_link": share_link_live_for(order=order)}
+
+
 @login_required
 @require_GET
 def detail(request: HttpRequest, number: str) -> HttpResponse:
@@ -248,7 +262,22 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
         "continue_url": _next_step_url(order),
         "events": order.events.all(),
         "tab": "orders",
+        **_share_context(request, order),
     }
     if request.htmx and request.GET.get("fragment") == "status":
-        return render(request, "orders/detail.html#status_panel", context)
+        # The step indicator outside the panel follows too (out of band).
+        return render(request, "orders/detail.html#status_panel", {**context, "fragment": True})
     return render(request, "orders/detail.html", context)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, number: str) -> HttpResponse:
+    order = _own_order(request, number)
+    try:
+        services.order_cancel(order=order, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "订单已取消")
+    return _redirect(request, reverse("orders:detail", args=[order.number]))

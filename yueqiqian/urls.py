@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
     path("pay/", include("orders.payments.urls")),
+    path("a/", include("authorization.urls")),
+    path("transfer/", include("authorization.transfer_urls")),
     path("admin/", admin.site.urls),
 ]
 

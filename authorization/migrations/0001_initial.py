@@ -6,61 +6,183 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0002_order_package_price'),
+        ("orders", "0002_order_package_price"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BankTransfer',
+            name="BankTransfer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('company_name', models.CharField(max_length=100, verbose_name='公司名称')),
-                ('bank_account', models.CharField(max_length=40, verbose_name='对公银行账号')),
-                ('reference', models.CharField(max_length=12, unique=True, verbose_name='转账参考码')),
-                ('business_license', models.FileField(blank=True, upload_to='transfers/%Y/%m/', verbose_name='营业执照')),
-                ('signed_letter', models.FileField(blank=True, upload_to='transfers/%Y/%m/', verbose_name='已签字的业务授权书')),
-                ('voucher', models.FileField(blank=True, upload_to='transfers/%Y/%m/', verbose_name='转账凭证')),
-                ('voucher_uploaded_at', models.DateTimeField(blank=True, null=True, verbose_name='凭证上传时间')),
-                ('support_decision', models.CharField(choices=[('pending', '待审核'), ('approved', '通过'), ('rejected', '不通过')], default='pending', max_length=10, verbose_name='客服审核')),
-                ('support_reason', models.CharField(blank=True, max_length=500, verbose_name='客服审核意见')),
-                ('support_reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='客服审核时间')),
-                ('ca_decision', models.CharField(choices=[('pending', '待审核'), ('approved', '通过'), ('rejected', '不通过')], default='pending', max_length=10, verbose_name='CA审核')),
-                ('ca_reason', models.CharField(blank=True, max_length=500, verbose_name='CA审核意见')),
-                ('ca_reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='CA审核时间')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
-                ('ca_reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='CA审核人')),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='bank_transfer', to='orders.order', verbose_name='订单')),
-                ('support_reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='客服审核人')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("company_name", models.CharField(max_length=100, verbose_name="公司名称")),
+                ("bank_account", models.CharField(max_length=40, verbose_name="对公银行账号")),
+                (
+                    "reference",
+                    models.CharField(max_length=12, unique=True, verbose_name="转账参考码"),
+                ),
+                (
+                    "business_license",
+                    models.FileField(
+                        blank=True, upload_to="transfers/%Y/%m/", verbose_name="营业执照"
+                    ),
+                ),
+                (
+                    "signed_letter",
+                    models.FileField(
+                        blank=True, upload_to="transfers/%Y/%m/", verbose_name="已签字的业务授权书"
+                    ),
+                ),
+                (
+                    "voucher",
+                    models.FileField(
+                        blank=True, upload_to="transfers/%Y/%m/", verbose_name="转账凭证"
+                    ),
+                ),
+                (
+                    "voucher_uploaded_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="凭证上传时间"),
+                ),
+                (
+                    "support_decision",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待审核"),
+                            ("approved", "通过"),
+                            ("rejected", "不通过"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="客服审核",
+                    ),
+                ),
+                (
+                    "support_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="客服审核意见"),
+                ),
+                (
+                    "support_reviewed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="客服审核时间"),
+                ),
+                (
+                    "ca_decision",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待审核"),
+                            ("approved", "通过"),
+                            ("rejected", "不通过"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="CA审核",
+                    ),
+                ),
+                (
+                    "ca_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="CA审核意见"),
+                ),
+                (
+                    "ca_reviewed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="CA审核时间"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新时间")),
+                (
+                    "ca_reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="CA审核人",
+                    ),
+                ),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bank_transfer",
+                        to="orders.order",
+                        verbose_name="订单",
+                    ),
+                ),
+                (
+                    "support_reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="客服审核人",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '对公转账授权',
-                'verbose_name_plural': '对公转账授权',
+                "verbose_name": "对公转账授权",
+                "verbose_name_plural": "对公转账授权",
             },
         ),
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('expires_at', models.DateTimeField(verbose_name='过期时间')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='使用时间')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='作废时间')),
-                ('failed_checks', models.PositiveSmallIntegerField(default=0, verbose_name='核验失败次数')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='share_links', to='orders.order', verbose_name='订单')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                ("expires_at", models.DateTimeField(verbose_name="过期时间")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="使用时间")),
+                (
+                    "revoked_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="作废时间"),
+                ),
+                (
+                    "failed_checks",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="核验失败次数"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="创建人",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="share_links",
+                        to="orders.order",
+                        verbose_name="订单",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '授权分享链接',
-                'verbose_name_plural': '授权分享链接',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('revoked_at__isnull', True), ('used_at__isnull', True)), fields=('order',), name='one_live_share_link_per_order')],
+                "verbose_name": "授权分享链接",
+                "verbose_name_plural": "授权分享链接",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("revoked_at__isnull", True), ("used_at__isnull", True)),
+                        fields=("order",),
+                        name="one_live_share_link_per_order",
+                    )
+                ],
             },
         ),
     ]

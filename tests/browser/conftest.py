@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=zh-CN",
 ]
 PHONE = {"width": 390, "height": 844}
 

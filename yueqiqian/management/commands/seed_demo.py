@@ -87,6 +87,18 @@ DEMO_PASSWORDS = {
 DEMO_APPID = "wxd7demo000000001"
 REVIEWER_PASSWORD = "yqq-demo-reviewer"  # noqa: S105 - demo login, refused outside DEBUG
 
+# View permissions only for 客服 and CA审核员: every admin is read-only, and the bank-transfer
+# review is its own view that checks the reviewer's role and CA (authorization/review.py). A CA
+# reviewer's views are scoped to their own CA there too.
+_ORDER_VIEWS = [
+    "orders.view_order",
+    "orders.view_orderevent",
+    "orders.view_payment",
+    "orders.view_agreementacceptance",
+    "authorization.view_banktransfer",
+    "certificates.view_enterprisecertificate",
+    "invoices.view_invoice",
+]
 GROUP_PERMISSIONS = {
     "运营": [
         "certificates.view_cainstitution",
@@ -100,9 +112,14 @@ GROUP_PERMISSIONS = {
         "certificates.add_agreementversion",
         "orders.view_order",
         "orders.view_orderevent",
+        "orders.view_payment",
+        "orders.view_agreementacceptance",
+        "orders.view_wechatpaymerchant",
+        "certificates.view_enterprisecertificate",
+        "invoices.view_invoice",
     ],
-    "客服": ["orders.view_order", "orders.view_orderevent", "accounts.view_smscode"],
-    "CA审核员": ["orders.view_order", "orders.view_orderevent"],
+    "客服": [*_ORDER_VIEWS, "accounts.view_smscode"],
+    "CA审核员": _ORDER_VIEWS,
 }
 
 
