@@ -73,7 +73,7 @@ class EnterpriseCertificateAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
     """Issued by the worker, never edited by hand; the private key is never shown. A CA
     reviewer sees their own CA's certificates only."""
 
-    list_display = ["enterprise_name", "credit_code", "ca", "status", "not_after", "seats_total"]
+    list_display = ["enterprise_name", "credit_code", "ca", "status", "not_after"]
     list_filter = ["status", ("ca", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["enterprise_name", "credit_code", "serial_hex", "order__number"]
     list_select_related = ["ca"]
@@ -89,7 +89,6 @@ class EnterpriseCertificateAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
         "sha256_fingerprint",
         "not_before",
         "not_after",
-        "seats_total",
         "issued_at",
         "certificate_pem",
     ]

@@ -186,7 +186,6 @@ class EnterpriseCertificate(models.Model):
     encrypted_private_key = models.BinaryField(editable=False, null=True, blank=True)
     official_seal = models.FileField("机构公章", upload_to="seals/%Y/%m/", blank=True)
     legal_rep_seal = models.FileField("法定代表人章", upload_to="seals/%Y/%m/", blank=True)
-    seats_total = models.PositiveIntegerField("授权数量", default=1)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     issued_at = models.DateTimeField("签发时间", null=True, blank=True)
 
@@ -204,3 +203,102 @@ class EnterpriseCertificate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enterprise_name} · {self.serial_hex}"
+
+
+class SeatGrant(models.Model):
+    """Employee seats an enterprise bought, beyond the administrator's own seat (which the
+    package includes). They belong to the enterprise (credit code) and expire on their own date,
+    so unexpired seats carry over to the enterprise's next certificate."""
+
+    credit_code = models.CharField("统一社会信用代码", max_length=18, db_index=True)
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.PROTECT, related_name="seat_grant", verbose_name="订单"
+    )
+    seats = models.PositiveIntegerField("授权数量")
+    starts_at = models.DateTimeField("生效时间")
+    expires_at = models.DateTimeField("到期时间", db_index=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "授权数量"
+        verbose_name_plural = "授权数量"
+        ordering = ["expires_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(seats__gt=0), name="seat_grant_seats_positive"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("starts_at")), name="seat_grant_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_code} · {self.seats} 个至 {self.expires_at:%Y-%m-%d}"
+
+
+class EmployeeAuthorization(models.Model):
+    """An employee authorized to use the enterprise certificate (员工授权). The employee is
+    known by phone number: whoever logs in with it sees the certificate as a user."""
+
+    certificate = models.ForeignKey(
+        EnterpriseCertificate,
+        on_delete=models.PROTECT,
+        related_name="employees",
+        verbose_name="企业证书",
+    )
+    name = models.CharField("姓名", max_length=30)
+    phone = models.CharField("手机号", max_length=11, db_index=True)
+    added_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name="添加人"
+    )
+    added_at = models.DateTimeField("添加时间", auto_now_add=True)
+    removed_at = models.DateTimeField("移除时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "员工授权"
+        verbose_name_plural = "员工授权"
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certificate", "phone"],
+                condition=Q(removed_at__isnull=True),
+                name="one_active_authorization_per_phone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.phone}"
+
+
+class ExpiryReminder(models.Model):
+    """A reminder sent before a certificate or a seat grant expires: each one once."""
+
+    certificate = models.ForeignKey(
+        EnterpriseCertificate,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminders",
+    )
+    seat_grant = models.ForeignKey(
+        SeatGrant, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    days_before = models.PositiveSmallIntegerField("提前天数")
+    sent_at = models.DateTimeField("发送时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "到期提醒"
+        verbose_name_plural = "到期提醒"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(certificate__isnull=True) ^ Q(seat_grant__isnull=True),
+                name="reminder_for_one_thing",
+            ),
+            models.UniqueConstraint(
+                fields=["certificate", "days_before"], name="one_certificate_reminder_per_day"
+            ),
+            models.UniqueConstraint(
+                fields=["seat_grant", "days_before"], name="one_seat_reminder_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.certificate or self.seat_grant} · {self.days_before}天"

@@ -1,8 +1,15 @@
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
 from .keys import key_backend
-from .models import AgreementVersion, CACertificate, CAInstitution, EnterpriseCertificate
+from .models import (
+    AgreementVersion,
+    CACertificate,
+    CAInstitution,
+    EnterpriseCertificate,
+    SeatGrant,
+)
 
 
 def agreement_current(*, ca: CAInstitution) -> AgreementVersion | None:
@@ -23,3 +30,22 @@ def certificate_list_for_holder(*, user) -> QuerySet[EnterpriseCertificate]:
         .exclude(status=EnterpriseCertificate.Status.PENDING)
         .select_related("ca", "order")
     )
+
+
+def seat_grants_active(*, credit_code: str, at=None) -> QuerySet[SeatGrant]:
+    """The enterprise's seat grants in force at `at` (now)."""
+    at = at or timezone.now()
+    return SeatGrant.objects.filter(credit_code=credit_code, starts_at__lte=at, expires_at__gt=at)
+
+
+def seats_total(certificate: EnterpriseCertificate, *, at=None) -> int:
+    """Seats on the certificate: the administrator's own, plus every grant in force."""
+    extra = seat_grants_active(credit_code=certificate.credit_code, at=at).aggregate(
+        total=Sum("seats")
+    )["total"]
+    return 1 + (extra or 0)
+
+
+def seats_used(certificate: EnterpriseCertificate) -> int:
+    """The administrator plus the employees authorized now."""
+    return 1 + certificate.employees.filter(removed_at__isnull=True).count()

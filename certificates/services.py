@@ -13,7 +13,7 @@ from django.utils import timezone
 from .authority import IssuedCA, build_issuing, build_root
 from .issuance import build_enterprise_certificate, new_serial_number
 from .keys import key_backend
-from .models import CACertificate, CAInstitution, EnterpriseCertificate
+from .models import CACertificate, CAInstitution, EnterpriseCertificate, SeatGrant
 from .regions import city_for, province_for
 from .seals import draw_legal_rep_seal, draw_official_seal
 from .selectors import ca_private_key_load
@@ -93,7 +93,6 @@ def _reserve(order: Order) -> EnterpriseCertificate:
                 credit_code=order.credit_code,
                 legal_rep_name=order.legal_rep_name,
                 serial_hex=format(new_serial_number(), "x"),
-                seats_total=1 + order.extra_seats,
             )
     except IntegrityError:
         # Another worker reserved it first (same order), or the enterprise already holds a
@@ -154,6 +153,17 @@ def certificate_issue_for_order(*, order_id: int) -> EnterpriseCertificate | Non
                 locked.status = EnterpriseCertificate.Status.VALID
                 locked.issued_at = timezone.now()
                 locked.save()
+                if order.extra_seats:
+                    # Seats bought with the certificate last as long as it does.
+                    SeatGrant.objects.get_or_create(
+                        order=order,
+                        defaults={
+                            "credit_code": order.credit_code,
+                            "seats": order.extra_seats,
+                            "starts_at": locked.not_before,
+                            "expires_at": locked.not_after,
+                        },
+                    )
             cert = locked
     try:
         with transaction.atomic():

@@ -74,6 +74,15 @@ class Order(models.Model):
     invoice_email = models.EmailField("发票接收邮箱", blank=True)
     invoice_remark = models.CharField("发票备注", max_length=200, blank=True)
 
+    # A seat top-up adds seats to this certificate's enterprise.
+    target_certificate = models.ForeignKey(
+        "certificates.EnterpriseCertificate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="topups",
+        verbose_name="新增授权的证书",
+    )
     authorization_method = models.CharField(
         "授权方式", max_length=20, choices=AuthorizationMethod.choices, blank=True
     )

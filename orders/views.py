@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.selectors import identity_for
 from authorization.services import share_link_live_for
-from certificates.selectors import agreement_current
+from certificates.selectors import agreement_current, seats_total
 from yueqiqian.http import client_ip
 
 from . import services
@@ -259,6 +259,7 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
     context = {
         "order": order,
         "certificate": certificate,
+        "seats_total": seats_total(certificate) if certificate else None,
         "continue_url": _next_step_url(order),
         "events": order.events.all(),
         "tab": "orders",

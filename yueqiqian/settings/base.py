@@ -229,6 +229,11 @@ YQ_SHARE_LINK_TTL_HOURS = env_int("YQ_SHARE_LINK_TTL_HOURS", 72)
 # Bank-transfer uploads (营业执照, signed 业务授权书, transfer voucher): JPEG, PNG or PDF.
 YQ_UPLOAD_MAX_BYTES = env_int("YQ_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 
+# Expiry: reminders this many days before a certificate or seat grant expires; unpaid orders
+# (已授权待支付 / 待支付) are cancelled after this many hours, closing their WeChat Pay order.
+YQ_EXPIRY_REMINDER_DAYS = [int(d) for d in env_list("YQ_EXPIRY_REMINDER_DAYS", "30,7,1")]
+YQ_UNPAID_ORDER_TTL_HOURS = env_int("YQ_UNPAID_ORDER_TTL_HOURS", 72)
+
 # A CJK font file for seals and PDFs (found with fc-list when unset).
 YQ_CJK_FONT = env("YQ_CJK_FONT") or None
 
@@ -247,6 +252,7 @@ YQ_RATE_LIMITS = {
     "share_link_open_ip": (60, 3600),
     "share_link_check": (5, 3600),
     "letter_email_user": (5, 3600),
+    "invoice_email_user": (5, 3600),
 }
 
 # Email (Django 6.1 mailers). The embedded default prints mail to the console; production
@@ -296,6 +302,18 @@ CELERY_BEAT_SCHEDULE = {
     "issue-paid-orders": {
         "task": "certificates.tasks.certificates_issue_stuck",
         "schedule": 120.0,
+    },
+    "expire-certificates-and-seats": {
+        "task": "certificates.tasks.certificates_expire",
+        "schedule": crontab(minute=5),
+    },
+    "send-expiry-reminders": {
+        "task": "certificates.tasks.expiry_reminders_send",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "cancel-unpaid-orders": {
+        "task": "orders.tasks.orders_cancel_unpaid",
+        "schedule": crontab(minute="*/10"),
     },
     "render-missing-invoices": {
         "task": "invoices.tasks.invoices_render_missing",
