@@ -158,6 +158,14 @@ class EnterpriseCertificate(models.Model):
         VALID = "valid", "有效"
         EXPIRED = "expired", "已过期"
         REVOKED = "revoked", "已注销"
+        SUPERSEDED = "superseded", "已续期"
+
+    class RevocationReason(models.TextChoices):
+        # RFC 5280 CRLReason values, with the words applicants use.
+        KEY_COMPROMISE = "key_compromise", "挂失（证书可能被他人使用）"
+        CESSATION = "cessation_of_operation", "注销（不再使用）"
+        AFFILIATION_CHANGED = "affiliation_changed", "企业信息变更"
+        SUPERSEDED = "superseded", "已续期"
 
     order = models.OneToOneField(
         "orders.Order",
@@ -188,15 +196,29 @@ class EnterpriseCertificate(models.Model):
     legal_rep_seal = models.FileField("法定代表人章", upload_to="seals/%Y/%m/", blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     issued_at = models.DateTimeField("签发时间", null=True, blank=True)
+    revoked_at = models.DateTimeField("注销时间", null=True, blank=True)
+    revocation_reason = models.CharField(
+        "注销原因", max_length=30, choices=RevocationReason.choices, blank=True
+    )
+    revoked_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="注销人",
+    )
 
     class Meta:
         verbose_name = "企业证书"
         verbose_name_plural = "企业证书"
         ordering = ["-created_at"]
         constraints = [
+            # One valid certificate per enterprise. A renewal's certificate is reserved (pending)
+            # while the old one is still valid; the swap happens in one transaction.
             models.UniqueConstraint(
                 fields=["credit_code"],
-                condition=Q(status__in=["pending", "valid"]),
+                condition=Q(status="valid"),
                 name="one_valid_certificate_per_credit_code",
             ),
         ]
@@ -302,3 +324,54 @@ class ExpiryReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.certificate or self.seat_grant} · {self.days_before}天"
+
+
+class SigningRecord(models.Model):
+    """签署记录: one PDF signed with an enterprise certificate — who, when, what (by hash)."""
+
+    certificate = models.ForeignKey(
+        EnterpriseCertificate,
+        on_delete=models.PROTECT,
+        related_name="signings",
+        verbose_name="企业证书",
+    )
+    signer = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name="签署人"
+    )
+    document_name = models.CharField("文件名", max_length=200)
+    document_sha256 = models.CharField("原文件 SHA-256", max_length=64)
+    signed_sha256 = models.CharField("签署后 SHA-256", max_length=64)
+    page = models.PositiveIntegerField("盖章页")
+    signed_at = models.DateTimeField("签署时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "签署记录"
+        verbose_name_plural = "签署记录"
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.document_name} · {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+class CertificateRevocationList(models.Model):
+    """A CRL signed by a CA certificate; the newest is served at its distribution point."""
+
+    issuer = models.ForeignKey(
+        CACertificate, on_delete=models.PROTECT, related_name="crls", verbose_name="签发者"
+    )
+    number = models.PositiveBigIntegerField("CRL 编号")
+    this_update = models.DateTimeField("本次更新")
+    next_update = models.DateTimeField("下次更新")
+    der = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "证书吊销列表"
+        verbose_name_plural = "证书吊销列表"
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "number"], name="crl_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} · #{self.number}"

@@ -74,6 +74,15 @@ class Order(models.Model):
     invoice_email = models.EmailField("发票接收邮箱", blank=True)
     invoice_remark = models.CharField("发票备注", max_length=200, blank=True)
 
+    # A renewal (续期) replaces this certificate when the new one is issued.
+    renewal_of = models.ForeignKey(
+        "certificates.EnterpriseCertificate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="renewals",
+        verbose_name="续期的证书",
+    )
     # A seat top-up adds seats to this certificate's enterprise.
     target_certificate = models.ForeignKey(
         "certificates.EnterpriseCertificate",
