@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 # Shared with the CA hierarchy so that every certificate the platform makes counts years the same
 # way (29 February + n years falls back to 28 February).
@@ -89,6 +89,7 @@ def build_enterprise_certificate(
     serial_number: int,
     not_before: dt.datetime,
     crl_url: str,
+    ocsp_url: str | None = None,
 ) -> IssuedEnterpriseCertificate:
     """Generate the enterprise's key and its signing certificate, signed by the issuing CA."""
     if not_before.tzinfo is None:
@@ -102,7 +103,7 @@ def build_enterprise_certificate(
     not_before = not_before.astimezone(dt.UTC).replace(microsecond=0)
     key = ec.generate_private_key(ec.SECP256R1())
     issuing_ski = issuing_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(
             enterprise_subject(
@@ -138,8 +139,19 @@ def build_enterprise_certificate(
             critical=False,
         )
         .add_extension(crl_distribution_points(crl_url), critical=False)
-        .sign(issuing_key, hashes.SHA256())
     )
+    if ocsp_url:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    cert = builder.sign(issuing_key, hashes.SHA256())
     return IssuedEnterpriseCertificate(certificate=cert, private_key=key)
 
 

@@ -6,19 +6,31 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.identity import validate_chinese_name
+from accounts.validators import phone_validator
+
 from .authority import IssuedCA, build_issuing, build_root
 from .issuance import build_enterprise_certificate, new_serial_number
 from .keys import key_backend
-from .models import CACertificate, CAInstitution, EnterpriseCertificate, SeatGrant
+from .models import (
+    CACertificate,
+    CAInstitution,
+    EmployeeAuthorization,
+    EnterpriseCertificate,
+    SeatGrant,
+)
 from .regions import city_for, province_for
+from .renewal import renewal_complete
 from .seals import draw_legal_rep_seal, draw_official_seal
-from .selectors import ca_private_key_load
+from .selectors import ca_private_key_load, seats_total, seats_used
 
 if TYPE_CHECKING:
+    from accounts.models import User
     from orders.models import Order
 
 
@@ -40,7 +52,12 @@ def _store(*, ca: CAInstitution, role: str, issued: IssuedCA) -> CACertificate:
 
 def ca_crl_url(*, ca: CAInstitution, role: str) -> str:
     """Where the CRL signed by this CA certificate is published."""
-    return f"{settings.YQ_PUBLIC_BASE_URL}/crl/{ca.code}-{role}.crl"
+    return f"{settings.YQ_PKI_BASE_URL}/crl/{ca.code}-{role}.crl"
+
+
+def ca_ocsp_url(*, ca: CAInstitution) -> str:
+    """The CA's OCSP responder (certificates.revocation_views)."""
+    return f"{settings.YQ_PKI_BASE_URL}/ocsp/{ca.code}/"
 
 
 @transaction.atomic
@@ -132,6 +149,7 @@ def certificate_issue_for_order(*, order_id: int) -> EnterpriseCertificate | Non
             serial_number=int(cert.serial_hex, 16),
             not_before=now,
             crl_url=ca_crl_url(ca=order.ca, role=CACertificate.Role.ISSUING),
+            ocsp_url=ca_ocsp_url(ca=order.ca),
         )
         fingerprint = issued.certificate.fingerprint(hashes.SHA256())
         official = ContentFile(draw_official_seal(order.enterprise_name), name="official.png")
@@ -150,6 +168,8 @@ def certificate_issue_for_order(*, order_id: int) -> EnterpriseCertificate | Non
                 locked.not_after = issued.certificate.not_valid_after_utc
                 locked.official_seal.save(official.name, official, save=False)
                 locked.legal_rep_seal.save(legal_rep.name, legal_rep, save=False)
+                # A renewal supersedes the old certificate first (one valid per enterprise).
+                renewal_complete(new_certificate=locked)
                 locked.status = EnterpriseCertificate.Status.VALID
                 locked.issued_at = timezone.now()
                 locked.save()
@@ -198,3 +218,105 @@ def _issued_sms_queue(order_id: int) -> None:
         text=f"【粤企签】{order.enterprise_name}的数字证书已签发（订单 {order.number}），"
         "可在粤企签查看和下载。",
     )
+
+
+# ---- 员工授权: employees on the enterprise certificate -------------------------------------------
+
+SEATS_FULL_MESSAGE = "授权数量已用完，请先【新增授权数量】"
+
+
+class EmployeeError(Exception):
+    """A rule of 员工授权 refused the request. `message` is shown on the page, next to `field`
+    (姓名 "name", 手机号 "phone") when it is about one of them."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _certificate_for_update(certificate: EnterpriseCertificate) -> EnterpriseCertificate:
+    """The certificate's row, locked for this transaction.
+
+    Seats belong to the enterprise, and the enterprise has one valid certificate: whoever holds
+    this lock is the only one counting (and taking) its seats, so two additions at once can
+    never both take the last seat.
+    """
+    return (
+        EnterpriseCertificate.objects.select_for_update(of=("self",))
+        .select_related("holder")
+        .get(pk=certificate.pk)
+    )
+
+
+@transaction.atomic
+def employee_add(
+    *, certificate: EnterpriseCertificate, actor: User, name: str, phone: str
+) -> EmployeeAuthorization:
+    """【添加用户】: authorize an employee (by phone) to use the certificate, on a free seat.
+
+    Checks everything itself, whatever the caller checked: only the holder, only a valid
+    certificate, a real name and mobile number, not the holder's own number, not twice, and
+    never more employees than seats — counted inside the row lock.
+    """
+    locked = _certificate_for_update(certificate)
+    if locked.holder_id != actor.pk:
+        raise EmployeeError("只有证书管理员可以添加用户")
+    now = timezone.now()
+    if locked.status != EnterpriseCertificate.Status.VALID or (
+        locked.not_after is not None and locked.not_after <= now
+    ):
+        raise EmployeeError("证书已过期或已注销，不能添加用户")
+    try:
+        name = validate_chinese_name(name)
+    except ValidationError as exc:
+        raise EmployeeError(exc.messages[0], field="name") from exc
+    phone = (phone or "").strip()
+    try:
+        phone_validator(phone)
+    except ValidationError as exc:
+        raise EmployeeError(exc.messages[0], field="phone") from exc
+    if phone == locked.holder.phone:
+        raise EmployeeError("这是管理员本人的手机号，管理员已占用一个授权，无需添加", field="phone")
+    active = locked.employees.filter(removed_at__isnull=True)
+    if active.filter(phone=phone).exists():
+        raise EmployeeError("该手机号已授权，无需重复添加", field="phone")
+    if seats_used(locked) >= seats_total(locked, at=now):
+        raise EmployeeError(SEATS_FULL_MESSAGE)
+    try:
+        with transaction.atomic():
+            employee = EmployeeAuthorization.objects.create(
+                certificate=locked, name=name, phone=phone, added_by=actor
+            )
+    except IntegrityError as exc:
+        # one_active_authorization_per_phone: the lock makes this unreachable for additions
+        # through here; the index is the last word all the same.
+        raise EmployeeError("该手机号已授权，无需重复添加", field="phone") from exc
+    logger.info(
+        "employee %s added to certificate %s by user %s", employee.pk, locked.serial_hex, actor.pk
+    )
+    return employee
+
+
+@transaction.atomic
+def employee_remove(*, employee: EmployeeAuthorization, actor: User) -> EmployeeAuthorization:
+    """Remove an authorized employee: their access ends now and the seat is free again.
+
+    Removing someone already removed changes nothing (a second tap on 确认移除).
+    """
+    locked = _certificate_for_update(employee.certificate)
+    if locked.holder_id != actor.pk or employee.certificate_id != locked.pk:
+        raise EmployeeError("只有证书管理员可以移除用户")
+    # Guarded: of two removals at once, one sets the time and the other leaves it.
+    removed = EmployeeAuthorization.objects.filter(
+        pk=employee.pk, certificate=locked, removed_at__isnull=True
+    ).update(removed_at=timezone.now())
+    if removed:
+        logger.info(
+            "employee %s removed from certificate %s by user %s",
+            employee.pk,
+            locked.serial_hex,
+            actor.pk,
+        )
+    employee.refresh_from_db(fields=["removed_at"])
+    return employee

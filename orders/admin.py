@@ -133,6 +133,8 @@ class OrderAdmin(StaffScopedAdminMixin, admin.ModelAdmin):
         "invoice_remark",
         "authorization_method",
         "payment_requested_at",
+        "renewal_of",
+        "target_certificate",
         "created_at",
         "updated_at",
     ]

@@ -1,17 +1,22 @@
 """Files an applicant may download from their own orders, served through checked views: the
-accepted agreement, the 业务授权书, the invoice, the certificate and its seals. Nothing here is
-on a public path; anyone but the order's applicant gets a 404."""
+accepted agreement, the 业务授权书, the invoice (downloaded, or sent to an e-mail address), the
+certificate and its seals. Nothing here is on a public path; anyone but the order's applicant
+gets a 404."""
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import identity_for
 from certificates.models import EnterpriseCertificate
 from certificates.services import ca_chain_pem
+from yueqiqian.ratelimit import RateLimited
 
 from .services import order_sections_missing
 from .views import _own_order
@@ -80,16 +85,57 @@ def letter_pdf(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_GET
 def invoice_pdf(request: HttpRequest, number: str) -> FileResponse:
+    """【下载发票】 → 下载: the rendered invoice, to the order's applicant only."""
     order = _own_order(request, number)
     invoice = getattr(order, "invoice", None)
     if invoice is None:
         raise Http404
-    return FileResponse(
+    response = FileResponse(
         invoice.pdf.open("rb"),
         as_attachment=True,
         filename=f"invoice-{invoice.number}.pdf",
         content_type="application/pdf",
     )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def invoice_email(request: HttpRequest, number: str) -> HttpResponse:
+    """【下载发票】 → 发送至邮箱: the invoice PDF to the address given, by a worker.
+
+    htmx gets the form back with its message; without JavaScript the order page is shown again
+    with the message on top.
+    """
+    from invoices.forms import InvoiceEmailForm
+    from invoices.services import InvoiceError, invoice_email_send
+
+    order = _own_order(request, number)
+    form = InvoiceEmailForm(request.POST)
+    sent_to = None
+    if form.is_valid():
+        try:
+            sent_to = invoice_email_send(
+                order=order, actor=request.user, email=form.cleaned_data["email"]
+            )
+        except InvoiceError as exc:
+            form.add_error("email" if exc.field else None, exc.message)
+        except RateLimited as exc:
+            form.add_error(None, exc.message)
+    if request.htmx:
+        # htmx swaps 2xx answers only: the form comes back with its message either way.
+        return render(
+            request,
+            "orders/detail.html#invoice_email",
+            {"order": order, "invoice_email_form": form, "sent_to": sent_to},
+        )
+    if sent_to:
+        messages.success(request, f"发票已发送至 {sent_to}，请查收")
+    else:
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        messages.error(request, errors[0] if errors else "发送失败，请重试")
+    return redirect(f"{reverse('orders:detail', args=[order.number])}#invoice")
 
 
 def _issued(request: HttpRequest, number: str) -> EnterpriseCertificate:

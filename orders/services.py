@@ -217,10 +217,18 @@ def _blocking_for(*, credit_code: str, exclude: Order | None = None) -> Applicat
     """Why an application for this enterprise cannot go on, if it cannot."""
     from certificates.models import EnterpriseCertificate
 
-    if EnterpriseCertificate.objects.filter(
+    certificates = EnterpriseCertificate.objects.filter(
         credit_code=credit_code,
         status__in=[EnterpriseCertificate.Status.PENDING, EnterpriseCertificate.Status.VALID],
-    ).exists():
+    )
+    if exclude is not None and exclude.renewal_of_id is not None:
+        # 续期: the certificate being renewed stays valid until its successor is issued, and
+        # the renewal is for that same enterprise only.
+        renewed = EnterpriseCertificate.objects.only("credit_code").get(pk=exclude.renewal_of_id)
+        if renewed.credit_code != credit_code:
+            return ApplicationError("续期不能更改统一社会信用代码；其他企业请另行办理")
+        certificates = certificates.exclude(pk=renewed.pk)
+    if certificates.exists():
         return ApplicationError("该企业已有有效的数字证书，一个企业只能办理一个数字证书")
     open_orders = Order.objects.filter(
         kind=OrderKind.NEW_CERTIFICATE,
@@ -239,7 +247,10 @@ def order_draft_for(*, applicant: User) -> Order:
     """The applicant's unfinished application (resumed), or a new one."""
     draft = (
         Order.objects.filter(
-            applicant=applicant, kind=OrderKind.NEW_CERTIFICATE, status=OrderStatus.DRAFT
+            applicant=applicant,
+            kind=OrderKind.NEW_CERTIFICATE,
+            status=OrderStatus.DRAFT,
+            renewal_of__isnull=True,  # a renewal is resumed from its certificate, not 【办理】
         )
         .order_by("-created_at")
         .first()

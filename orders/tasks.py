@@ -1,5 +1,5 @@
-"""Order background work: settling payments whose notification never came, and the sandbox's
-delivery of its notifications."""
+"""Order background work: settling payments whose notification never came, cancelling orders
+left unpaid, and the sandbox's delivery of its notifications."""
 
 import base64
 import logging
@@ -64,6 +64,28 @@ def payments_settle_overdue() -> int:
         except Exception:
             logger.exception("settling the payment of order %s failed", order.number)
     return settled
+
+
+@shared_task
+def orders_cancel_unpaid() -> int:
+    """Beat: cancel orders left unpaid past settings.YQ_UNPAID_ORDER_TTL_HOURS, closing their
+    WeChat Pay orders first (orders.expiry). Returns how many were cancelled.
+
+    A failure on one order is logged and the sweep goes on; the order is tried again next run.
+    """
+    from .expiry import order_cancel_unpaid, orders_unpaid_overdue
+    from .payments.providers import payment_provider
+
+    now = timezone.now()
+    provider = payment_provider()
+    cancelled = 0
+    for order in orders_unpaid_overdue(now=now):
+        try:
+            if order_cancel_unpaid(order=order, now=now, provider=provider) is not None:
+                cancelled += 1
+        except Exception:
+            logger.exception("cancelling unpaid order %s failed", order.number)
+    return cancelled
 
 
 @shared_task(bind=True, max_retries=4)

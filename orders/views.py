@@ -12,7 +12,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.selectors import identity_for
 from authorization.services import share_link_live_for
+from certificates.models import SeatGrant
 from certificates.selectors import agreement_current, seats_total
+from invoices.forms import InvoiceEmailForm
+from invoices.models import Invoice
+from invoices.services import invoice_email_default
 from yueqiqian.http import client_ip
 
 from . import services
@@ -20,7 +24,7 @@ from .forms import section_form
 from .models import Order
 from .selectors import order_list_for_user
 from .services import SECTION_FIELDS, SECTION_TITLES, ApplicationError
-from .states import OrderStatus
+from .states import OrderKind, OrderStatus
 
 PAGE_SIZE = 20
 
@@ -249,12 +253,45 @@ def _share_context(request: HttpRequest, order: Order) -> dict:
     return {"can_share": True, "share_link": share_link_live_for(order=order)}
 
 
+def _invoice_context(order: Order) -> dict:
+    """【下载发票】 on a completed order: the invoice once rendered (发票生成中 until then) and
+    the 发送至邮箱 form, offering the order's invoice e-mail first."""
+    if order.status != OrderStatus.COMPLETED:
+        return {"invoice": None, "invoice_email_form": None}
+    return {
+        "invoice": Invoice.objects.filter(order=order).first(),
+        "invoice_email_form": InvoiceEmailForm(initial={"email": invoice_email_default(order)}),
+    }
+
+
+def _topup_context(order: Order) -> dict:
+    """A top-up's certificate, and once paid, its seat grant and the seats now in force."""
+    if order.kind != OrderKind.SEAT_TOPUP:
+        return {}
+    target = order.target_certificate
+    grant = (
+        SeatGrant.objects.filter(order=order).first()
+        if order.status == OrderStatus.COMPLETED
+        else None
+    )
+    in_force = target is not None and target.status == target.Status.VALID
+    return {
+        # 选择数量 → 订单详情 → 支付: this page is 订单详情 until paid, then all are done.
+        "topup_step": {OrderStatus.AWAITING_PAYMENT: 2, OrderStatus.COMPLETED: 4}.get(order.status),
+        "target_certificate": target,
+        "seat_grant": grant,
+        "topup_seats_total": seats_total(target) if grant and in_force else None,
+    }
+
+
 @login_required
 @require_GET
 def detail(request: HttpRequest, number: str) -> HttpResponse:
     order = _own_order(request, number)
     certificate = (
-        getattr(order, "certificate", None) if order.status == OrderStatus.COMPLETED else None
+        getattr(order, "certificate", None)
+        if order.status == OrderStatus.COMPLETED and order.kind == OrderKind.NEW_CERTIFICATE
+        else None
     )
     context = {
         "order": order,
@@ -264,10 +301,18 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
         "events": order.events.all(),
         "tab": "orders",
         **_share_context(request, order),
+        **_invoice_context(order),
+        **_topup_context(order),
     }
-    if request.htmx and request.GET.get("fragment") == "status":
+    fragment = request.GET.get("fragment") if request.htmx else None
+    if fragment == "status":
         # The step indicator outside the panel follows too (out of band).
         return render(request, "orders/detail.html#status_panel", {**context, "fragment": True})
+    if fragment == "invoice":
+        # 发票生成中 polls this until the invoice is rendered; only a completed order has one.
+        if order.status != OrderStatus.COMPLETED:
+            return HttpResponse(status=204)
+        return render(request, "orders/detail.html#invoice_panel", context)
     return render(request, "orders/detail.html", context)
 
 

@@ -13,6 +13,20 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _private_media_per_test(settings, tmp_path):
+    """Uploads, seals and invoices go to this test's own folder, never the shared var/."""
+    root = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": root, "base_url": None},
+        },
+    }
+    settings.PRIVATE_MEDIA_ROOT = root
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache():
     """Rate-limit counters live in the cache: every test starts with none."""
     cache.clear()

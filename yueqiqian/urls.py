@@ -12,9 +12,12 @@ urlpatterns = [
     path("me/", views.me, name="me"),
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
+    path("certificates/", include("certificates.urls")),
+    path("sign/", include("certificates.signing_urls")),
     path("pay/", include("orders.payments.urls")),
     path("a/", include("authorization.urls")),
     path("transfer/", include("authorization.transfer_urls")),
+    path("", include("certificates.revocation_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -5,7 +5,7 @@ from django.template import loader
 from django.views.decorators.http import require_GET
 
 from accounts.selectors import identity_for
-from certificates.selectors import certificate_list_for_holder
+from certificates.views import certificate_rows_for_user
 from orders.selectors import order_list_for_user
 
 
@@ -14,7 +14,7 @@ def home(request: HttpRequest) -> HttpResponse:
     recent, certificates = [], []
     if request.user.is_authenticated:
         recent = list(order_list_for_user(user=request.user)[:3])
-        certificates = list(certificate_list_for_holder(user=request.user)[:3])
+        certificates = list(certificate_rows_for_user(user=request.user)[:3])
     return render(
         request,
         "home.html",
@@ -25,7 +25,17 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def me(request: HttpRequest) -> HttpResponse:
-    return render(request, "me.html", {"tab": "me", "identity": identity_for(request.user)})
+    return render(
+        request,
+        "me.html",
+        {
+            "tab": "me",
+            "identity": identity_for(request.user),
+            # 我的数字证书: what the user administers and what an administrator authorized them
+            # to use (an employee is known by the phone number they log in with).
+            "certificates": list(certificate_rows_for_user(user=request.user)[:5]),
+        },
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -6,91 +6,148 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('certificates', '0003_remove_enterprisecertificate_seats_total_seatgrant_and_more'),
-        ('orders', '0004_order_target_certificate'),
+        ("certificates", "0003_remove_enterprisecertificate_seats_total_seatgrant_and_more"),
+        ("orders", "0004_order_target_certificate"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CertificateRevocationList',
+            name="CertificateRevocationList",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveBigIntegerField(verbose_name='CRL 编号')),
-                ('this_update', models.DateTimeField(verbose_name='本次更新')),
-                ('next_update', models.DateTimeField(verbose_name='下次更新')),
-                ('der', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveBigIntegerField(verbose_name="CRL 编号")),
+                ("this_update", models.DateTimeField(verbose_name="本次更新")),
+                ("next_update", models.DateTimeField(verbose_name="下次更新")),
+                ("der", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': '证书吊销列表',
-                'verbose_name_plural': '证书吊销列表',
-                'ordering': ['-number'],
+                "verbose_name": "证书吊销列表",
+                "verbose_name_plural": "证书吊销列表",
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='SigningRecord',
+            name="SigningRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('document_name', models.CharField(max_length=200, verbose_name='文件名')),
-                ('document_sha256', models.CharField(max_length=64, verbose_name='原文件 SHA-256')),
-                ('signed_sha256', models.CharField(max_length=64, verbose_name='签署后 SHA-256')),
-                ('page', models.PositiveIntegerField(verbose_name='盖章页')),
-                ('signed_at', models.DateTimeField(auto_now_add=True, verbose_name='签署时间')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("document_name", models.CharField(max_length=200, verbose_name="文件名")),
+                ("document_sha256", models.CharField(max_length=64, verbose_name="原文件 SHA-256")),
+                ("signed_sha256", models.CharField(max_length=64, verbose_name="签署后 SHA-256")),
+                ("page", models.PositiveIntegerField(verbose_name="盖章页")),
+                ("signed_at", models.DateTimeField(auto_now_add=True, verbose_name="签署时间")),
             ],
             options={
-                'verbose_name': '签署记录',
-                'verbose_name_plural': '签署记录',
-                'ordering': ['-signed_at'],
+                "verbose_name": "签署记录",
+                "verbose_name_plural": "签署记录",
+                "ordering": ["-signed_at"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='enterprisecertificate',
-            name='one_valid_certificate_per_credit_code',
+            model_name="enterprisecertificate",
+            name="one_valid_certificate_per_credit_code",
         ),
         migrations.AddField(
-            model_name='enterprisecertificate',
-            name='revocation_reason',
-            field=models.CharField(blank=True, choices=[('key_compromise', '挂失（证书可能被他人使用）'), ('cessation_of_operation', '注销（不再使用）'), ('affiliation_changed', '企业信息变更'), ('superseded', '已续期')], max_length=30, verbose_name='注销原因'),
+            model_name="enterprisecertificate",
+            name="revocation_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("key_compromise", "挂失（证书可能被他人使用）"),
+                    ("cessation_of_operation", "注销（不再使用）"),
+                    ("affiliation_changed", "企业信息变更"),
+                    ("superseded", "已续期"),
+                ],
+                max_length=30,
+                verbose_name="注销原因",
+            ),
         ),
         migrations.AddField(
-            model_name='enterprisecertificate',
-            name='revoked_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='注销时间'),
+            model_name="enterprisecertificate",
+            name="revoked_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="注销时间"),
         ),
         migrations.AddField(
-            model_name='enterprisecertificate',
-            name='revoked_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='注销人'),
+            model_name="enterprisecertificate",
+            name="revoked_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="注销人",
+            ),
         ),
         migrations.AlterField(
-            model_name='enterprisecertificate',
-            name='status',
-            field=models.CharField(choices=[('pending', '签发中'), ('valid', '有效'), ('expired', '已过期'), ('revoked', '已注销'), ('superseded', '已续期')], max_length=10, verbose_name='状态'),
+            model_name="enterprisecertificate",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "签发中"),
+                    ("valid", "有效"),
+                    ("expired", "已过期"),
+                    ("revoked", "已注销"),
+                    ("superseded", "已续期"),
+                ],
+                max_length=10,
+                verbose_name="状态",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='enterprisecertificate',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'valid')), fields=('credit_code',), name='one_valid_certificate_per_credit_code'),
+            model_name="enterprisecertificate",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "valid")),
+                fields=("credit_code",),
+                name="one_valid_certificate_per_credit_code",
+            ),
         ),
         migrations.AddField(
-            model_name='certificaterevocationlist',
-            name='issuer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='crls', to='certificates.cacertificate', verbose_name='签发者'),
+            model_name="certificaterevocationlist",
+            name="issuer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="crls",
+                to="certificates.cacertificate",
+                verbose_name="签发者",
+            ),
         ),
         migrations.AddField(
-            model_name='signingrecord',
-            name='certificate',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='signings', to='certificates.enterprisecertificate', verbose_name='企业证书'),
+            model_name="signingrecord",
+            name="certificate",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="signings",
+                to="certificates.enterprisecertificate",
+                verbose_name="企业证书",
+            ),
         ),
         migrations.AddField(
-            model_name='signingrecord',
-            name='signer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='签署人'),
+            model_name="signingrecord",
+            name="signer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="签署人",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificaterevocationlist',
-            constraint=models.UniqueConstraint(fields=('issuer', 'number'), name='crl_number_unique'),
+            model_name="certificaterevocationlist",
+            constraint=models.UniqueConstraint(
+                fields=("issuer", "number"), name="crl_number_unique"
+            ),
         ),
     ]

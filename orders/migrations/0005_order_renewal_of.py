@@ -5,16 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('certificates', '0004_certificaterevocationlist_signingrecord_and_more'),
-        ('orders', '0004_order_target_certificate'),
+        ("certificates", "0004_certificaterevocationlist_signingrecord_and_more"),
+        ("orders", "0004_order_target_certificate"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='renewal_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='renewals', to='certificates.enterprisecertificate', verbose_name='续期的证书'),
+            model_name="order",
+            name="renewal_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="renewals",
+                to="certificates.enterprisecertificate",
+                verbose_name="续期的证书",
+            ),
         ),
     ]

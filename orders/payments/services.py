@@ -170,7 +170,8 @@ def _payment_repeated(existing: Payment, *, transaction: Transaction, source: st
 
 
 def _order_paid(order: Order, *, payment: Payment) -> None:
-    """Move the freshly paid order on, and queue issuance for a new certificate."""
+    """Move the freshly paid order on: queue issuance for a new certificate; for a top-up,
+    grant its seats and queue its invoice."""
     if order.status != PAYABLE_STATUS[order.kind]:
         # The money arrived anyway (e.g. the order was cancelled while the applicant paid): the
         # Payment stays recorded as the fact it is, and someone has to refund or resume by hand.
@@ -193,10 +194,18 @@ def _order_paid(order: Order, *, payment: Payment) -> None:
         # down), the order waits in 签发中 for the periodic certificates_issue_stuck task.
         db_transaction.on_commit(partial(_issuance_queue, order.pk), robust=True)
     else:
-        # Seats are added by the top-up's own service (issue 5); here the payment completes it.
+        from invoices.tasks import invoice_render
+        from orders.topup import topup_seats_grant
+
+        # A paid top-up is complete, and its seats are granted in this same transaction: the
+        # grant and 已完成 are written together or not at all, and a repeated notification
+        # finds the Payment above and never reaches here (SeatGrant.order is one-to-one too).
         order_transition(
             order=order, to=PAID_STATUS[order.kind], actor_label=ACTOR_LABEL, reason="支付成功"
         )
+        topup_seats_grant(order=order)
+        # robust: as for issuance; a lost queueing is caught by invoices_render_missing.
+        db_transaction.on_commit(partial(invoice_render.delay, order_id=order.pk), robust=True)
 
 
 def _issuance_queue(order_id: int) -> None:

@@ -178,3 +178,22 @@ def test_an_invoice_lost_at_completion_is_rendered_by_the_sweep(
     assert invoices_render_missing() == 1
 
     assert Invoice.objects.get(order=paid_order).pdf.read().startswith(b"%PDF-")
+
+
+def test_the_certificate_names_its_crl_and_ocsp_responder_over_plain_http(paid_order, settings):
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+
+    cert = x509.load_pem_x509_certificate(
+        certificate_issue_for_order(order_id=paid_order.pk).certificate_pem.encode()
+    )
+
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    ocsp = [
+        d.access_location.value
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+    ]
+    crl = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert ocsp == [f"{settings.YQ_PKI_BASE_URL}/ocsp/nanyue/"]
+    assert crl[0].full_name[0].value == f"{settings.YQ_PKI_BASE_URL}/crl/nanyue-issuing.crl"
+    assert settings.YQ_PKI_BASE_URL.startswith("http://")

@@ -188,6 +188,12 @@ SECURE_CSP = {
 YQ_TRUSTED_PROXY_COUNT = env_int("YQ_TRUSTED_PROXY_COUNT", 0)
 # The public address of the site, used in links that leave it (CRL URLs, share links, SMS).
 YQ_PUBLIC_BASE_URL = env("YQ_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where relying parties fetch CRLs and ask OCSP. Plain http by convention (RFC 5280 §4.2.1.13:
+# a client must be able to check revocation without first trusting a TLS certificate); the
+# responses are signed. Defaults to the public host over http.
+YQ_PKI_BASE_URL = (
+    env("YQ_PKI_BASE_URL") or "http://" + YQ_PUBLIC_BASE_URL.split("://", 1)[-1]
+).rstrip("/")
 
 # ---- Private keys at rest -------------------------------------------------------------------
 # 32 bytes, urlsafe base64. CA and enterprise private keys are stored AES-256-GCM encrypted
@@ -290,7 +296,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Task modules autodiscovery does not find (it only imports each app's tasks.py).
+CELERY_IMPORTS = ["certificates.tasks_crl"]
 CELERY_BEAT_SCHEDULE = {
+    "refresh-crls": {
+        "task": "certificates.tasks_crl.crls_refresh",
+        "schedule": crontab(minute=23, hour="*/6"),
+    },
     "purge-sms-codes": {
         "task": "accounts.tasks.sms_codes_purge",
         "schedule": crontab(minute=17),
