@@ -140,3 +140,10 @@ def test_me_page_masks_the_phone_and_offers_logout(client):
     assert "138****5678" in body
     assert "13812345678" not in body
     assert "退出登录" in body
+
+
+def test_home_links_to_the_public_signature_check(client):
+    body = client.get(reverse("home")).content.decode()
+
+    assert f'href="{reverse("signing:verify")}"' in body
+    assert client.get(reverse("signing:verify")).status_code == 200

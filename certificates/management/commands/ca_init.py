@@ -7,7 +7,7 @@ For operators, after the CA was added in the admin:
 
 A CA's hierarchy is generated once: its root is what relying parties trust, so a second root
 would split the CA in two. The command prints the root's SHA-256 fingerprint and subject, for
-the operator to record and publish. The issuing CA's CRL URL comes from YQ_PUBLIC_BASE_URL,
+the operator to record and publish. The issuing CA's CRL URL comes from YQ_PKI_BASE_URL,
 which must therefore be the real public address before this runs.
 """
 
