@@ -23,15 +23,6 @@ def ca_private_key_load(cert: CACertificate) -> PrivateKeyTypes:
     )
 
 
-def certificate_list_for_holder(*, user) -> QuerySet[EnterpriseCertificate]:
-    """The enterprise certificates the user administers, issued ones only, newest first."""
-    return (
-        EnterpriseCertificate.objects.filter(holder=user)
-        .exclude(status=EnterpriseCertificate.Status.PENDING)
-        .select_related("ca", "order")
-    )
-
-
 def seat_grants_active(*, credit_code: str, at=None) -> QuerySet[SeatGrant]:
     """The enterprise's seat grants in force at `at` (now)."""
     at = at or timezone.now()

@@ -3,8 +3,6 @@ accepted agreement, the 业务授权书, the invoice (downloaded, or sent to an 
 certificate and its seals. Nothing here is on a public path; anyone but the order's applicant
 gets a 404."""
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -15,7 +13,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import identity_for
 from certificates.models import EnterpriseCertificate
-from certificates.services import ca_chain_pem
 from yueqiqian.ratelimit import RateLimited
 
 from .services import order_sections_missing
@@ -146,37 +143,19 @@ def _issued(request: HttpRequest, number: str) -> EnterpriseCertificate:
     return cert
 
 
+# The certificate's files live with the certificate (certificates.views, which also serves the
+# employees); the order's old addresses forward there after the same ownership check.
+
+
 @login_required
 @require_GET
 def certificate_file(request: HttpRequest, number: str, fmt: str) -> HttpResponse:
     cert = _issued(request, number)
-    name = f"{cert.credit_code}-{cert.serial_hex[:8]}"
-    if fmt == "pem":
-        return _attachment(
-            cert.certificate_pem.encode(),
-            filename=f"{name}.pem",
-            content_type="application/x-pem-file",
-        )
-    if fmt == "der":
-        der = x509.load_pem_x509_certificate(cert.certificate_pem.encode()).public_bytes(
-            serialization.Encoding.DER
-        )
-        return _attachment(der, filename=f"{name}.cer", content_type="application/pkix-cert")
-    if fmt == "chain.pem":
-        chain = cert.certificate_pem + ca_chain_pem(ca=cert.ca)
-        return _attachment(
-            chain.encode(), filename=f"{name}-chain.pem", content_type="application/x-pem-file"
-        )
-    raise Http404
+    return redirect("certificates:download", cert.pk, fmt)
 
 
 @login_required
 @require_GET
-def seal_png(request: HttpRequest, number: str, kind: str) -> FileResponse:
+def seal_png(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     cert = _issued(request, number)
-    field = {"official": cert.official_seal, "legal-rep": cert.legal_rep_seal}.get(kind)
-    if not field:
-        raise Http404
-    response = FileResponse(field.open("rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return redirect("certificates:seal", cert.pk, kind)

@@ -479,8 +479,13 @@ def test_the_order_page_links_to_the_certificate_files(client, issued):
 def test_the_old_order_file_urls_still_serve_the_holder(client, issued):
     client.force_login(issued.holder)
 
-    response = client.get(reverse("orders:certificate", args=[issued.order.number, "pem"]))
+    response = client.get(
+        reverse("orders:certificate", args=[issued.order.number, "pem"]), follow=True
+    )
 
+    assert response.redirect_chain[0][0] == reverse(
+        "certificates:download", args=[issued.pk, "pem"]
+    )
     assert response.status_code == 200
     assert x509.load_pem_x509_certificate(response.content).serial_number == int(
         issued.serial_hex, 16
