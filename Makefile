@@ -7,7 +7,7 @@ PORT ?= 8000
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yueqiqian
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test test-unit test-integration lint format compose-check clean
+.PHONY: install run test test-unit test-integration lint format compose-check clean bench
 
 $(STAMP): uv.lock pyproject.toml .python-version scripts/bootstrap.sh
 	@rm -f $(VENV)/.installed-*
@@ -40,6 +40,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# `make bench`: load, issuance and growth benchmarks → BENCHMARKS.md (~6 min; BENCH_QUICK=1: ~3 min).
+bench: $(STAMP)
+	scripts/services.sh
+	$(VENV)/bin/python -m bench
 
 compose-check:
 	docker-compose --env-file $(if $(wildcard .env),.env,.env.example) config -q

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from certificates.models import MAX_YEARS
 
@@ -271,7 +272,13 @@ class OrderEvent(models.Model):
     from_status = models.CharField("原状态", max_length=30, choices=OrderStatus.choices, blank=True)
     to_status = models.CharField("新状态", max_length=30, choices=OrderStatus.choices)
     reason = models.CharField("原因", max_length=500, blank=True)
-    created_at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+    # Set by _event_add before the row is hashed (auto_now_add would overwrite it on save).
+    created_at = models.DateTimeField("时间", default=timezone.now, editable=False, db_index=True)
+    # The hash chain (orders.audit): the previous event's hash and this event's own.
+    # Unique: two events can never claim the same predecessor, so the chain cannot fork even if
+    # the append lock were bypassed — the second insert fails instead.
+    prev_hash = models.CharField("前一事件哈希", max_length=64, editable=False, unique=True)
+    hash = models.CharField("哈希", max_length=64, editable=False, unique=True)
 
     class Meta:
         verbose_name = "订单事件"

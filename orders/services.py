@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Identity, User
 from certificates.models import AgreementVersion, CAInstitution, Package
 
-from . import pricing
+from . import audit, pricing
 from .enterprise import invoice_remark_required
 from .models import Order, OrderEvent
 from .states import (
@@ -45,14 +45,26 @@ def _event_add(
     actor_label: str,
     reason: str,
 ) -> OrderEvent:
-    return OrderEvent.objects.create(
-        order=order,
-        actor=actor if actor and actor.is_authenticated else None,
-        actor_label=actor_label,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason[:500],
-    )
+    """Append the move to the order history, linked into the audit hash chain (orders.audit).
+
+    The chain lock is held until the caller's transaction commits, so the head read here is the
+    newest committed event and no other writer can link to it meanwhile.
+    """
+    with transaction.atomic():
+        audit.chain_lock()
+        event = OrderEvent(
+            order=order,
+            actor=actor if actor and actor.is_authenticated else None,
+            actor_label=actor_label,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason[:500],
+            created_at=timezone.now(),
+            prev_hash=audit.chain_head(),
+        )
+        event.hash = audit.event_hash(event)
+        event.save(force_insert=True)
+        return event
 
 
 def order_create(

@@ -101,6 +101,15 @@ def payment_settle(*, order_number: str, transaction: Transaction, source: str) 
     the recorded Payment and changes nothing; a *different* transaction for an already paid order
     is logged as an error (the payer paid twice and needs a refund) and changes nothing either.
     """
+    # The common repeat (WeChat retries the same notification up to 15 times) is answered from
+    # the recorded row, without a lock or a write: the very same transaction id on this order.
+    recorded = (
+        Payment.objects.filter(out_trade_no=order_number, transaction_id=transaction.transaction_id)
+        .exclude(transaction_id="")
+        .first()
+    )
+    if recorded is not None:
+        return _payment_repeated(recorded, transaction=transaction, source=source)
     with db_transaction.atomic():
         order = _order_for_update(order_number)
         check_expected(transaction, ExpectedPayment(order.number, order.amount_fen))

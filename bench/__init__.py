@@ -1,0 +1,1 @@
+"""`make bench`: load and growth benchmarks against PostgreSQL, Redis, gunicorn and Celery."""
