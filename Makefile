@@ -44,6 +44,7 @@ format: $(STAMP)
 # `make bench`: load, issuance and growth benchmarks → BENCHMARKS.md (~6 min; BENCH_QUICK=1: ~3 min).
 bench: $(STAMP)
 	scripts/services.sh
+	scripts/system-deps.sh
 	$(VENV)/bin/python -m bench
 
 compose-check:

@@ -234,10 +234,70 @@ def query_counts(pages: list[dict]) -> dict[str, int]:
             kwargs = {"headers": headers, "data": body, "content_type": "application/json"}
         with CaptureQueriesContext(connection) as captured:
             response = method(page["path"], **kwargs)
-        if response.status_code != 200:
+        if response.status_code != page.get("status", 200):
             raise RuntimeError(f"{page['name']}: status {response.status_code} in-process")
         counts[page["name"]] = len(captured)
     return counts
+
+
+class _NoCache:
+    """A cache that never has anything (for the cost of a miss)."""
+
+    def get(self, key, default=None):
+        return default
+
+    def set(self, *args, **kwargs) -> None:
+        pass
+
+
+def inprocess_costs(floor: dict, pages: list[dict], *, rounds: int = 6, n: int = 40) -> dict:
+    """Milliseconds per request in this process (test client, no HTTP, no load), each page's
+    rounds interleaved with the floor's; the best half of the rounds. For 订单管理 also with
+    its rendered-rows cache bypassed (yueqiqian/fragments.py): the cost of a changed list."""
+    from unittest import mock
+
+    from django.test import Client
+
+    from yueqiqian import fragments
+
+    def client_for(page: dict) -> tuple[Client, list]:
+        client = Client()
+        if page.get("session"):
+            client.cookies["sessionid"] = page["session"]
+        bodies = (
+            [page["make_body"]() for _ in range(rounds * n + 5)] if page.get("make_body") else []
+        )
+        for i in range(5):
+            _send(client, page, bodies, i)
+        return client, bodies
+
+    def best(samples: list[float]) -> float:
+        return round(sum(sorted(samples)[: rounds // 2]) / (rounds // 2), 2)
+
+    def timed(client, page, bodies, offset: int) -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            _send(client, page, bodies, offset + i)
+        return (time.perf_counter() - start) / n * 1000
+
+    floor_client, _ = client_for(floor)
+    variants = [(page["name"], page, False) for page in pages]
+    order_list = next(p for p in pages if p["path"] == "/orders/")
+    variants.append((f"{order_list['name']}（行缓存未命中）", order_list, True))
+    costs = {}
+    for name, page, miss in variants:
+        client, bodies = client_for(page)
+        floor_ms, page_ms = [], []
+        for r in range(rounds):
+            floor_ms.append(timed(floor_client, floor, [], 0))
+            with (
+                mock.patch.object(fragments, "default_cache", _NoCache())
+                if miss
+                else contextlib.nullcontext()
+            ):
+                page_ms.append(timed(client, page, bodies, 5 + r * n))
+        costs[name] = {"ms": best(page_ms), "floor_ms": best(floor_ms)}
+    return costs
 
 
 def _send(client, page: dict, bodies: list, i: int) -> None:
@@ -286,7 +346,7 @@ def check_page(page: dict) -> None:
         extra, body = page["make_body"]()
         headers.update(extra, **{"Content-Type": "application/json"})
     status, content = http_request(page.get("method", "GET"), page["path"], headers, body)
-    if status != 200:
+    if status != page.get("status", 200):
         raise RuntimeError(f"{page['name']} {page['path']}: HTTP {status} {content[:300]!r}")
 
 
@@ -623,8 +683,10 @@ def run(wrk_bin: str, rundir: Path, env: dict, processes: Processes) -> dict:
             "session": session,
         },
         {
+            # What the 签发中 page polls every 2 s (templates/orders/detail.html).
             "name": "状态轮询 fragment=status",
-            "path": f"/orders/{fixtures.issuing.number}/?fragment=status",
+            "path": f"/orders/{fixtures.issuing.number}/?fragment=status&seen=issuing",
+            "status": 204,  # still 签发中: htmx keeps the panel
             "session": session,
             "headers": {"HX-Request": "true"},
         },
@@ -687,6 +749,9 @@ def run(wrk_bin: str, rundir: Path, env: dict, processes: Processes) -> dict:
             "floor": floor_run,
         }
     results["memory_gunicorn"] = memory(gunicorn)
+    log("in-process cost per request (no HTTP, no load)")
+    results["inprocess"] = inprocess_costs(floor, pages)
+    log(f"  {results['inprocess']}")
     if os.environ.get("BENCH_PROFILE"):
         profile_pages([floor, *pages], rundir)
 
@@ -711,7 +776,7 @@ def run(wrk_bin: str, rundir: Path, env: dict, processes: Processes) -> dict:
         [
             str(VENV_BIN / "celery"), "-A", "yueqiqian", "worker", "--pool=prefork",
             "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            "-n", f"bench-{os.getpid()}@%h",
+            "-n", f"bench-{os.getpid()}@%h", "-Q", "celery,bulk",
         ],
         env=env,
         log_path=rundir / "celery.log",

@@ -13,32 +13,22 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import (
-    BooleanField,
-    Count,
-    Exists,
-    ExpressionWrapper,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.identity import validate_chinese_name
-from accounts.models import User
 from accounts.validators import phone_validator
+from yueqiqian.fragments import cached_fragment
 
-from . import services
-from .models import EmployeeAuthorization, EnterpriseCertificate, SeatGrant
+from . import selectors, services
+from .models import EmployeeAuthorization, EnterpriseCertificate
 from .renewal import renewal_refusal
+
+# certificates_for_user: its old address (it lived here); home and 我的 import from here too.
+from .selectors import certificate_rows_for_user, certificates_for_user  # noqa: F401
 
 PAGE_SIZE = 20
 FILE_FORMATS = ("pem", "der", "chain.pem")
@@ -46,70 +36,24 @@ SEAL_KINDS = ("official", "legal-rep")
 
 
 # ---- Reads ---------------------------------------------------------------------------------------
-# These belong in selectors.py (home and 我的 use them too); they live here until that file is
-# free to change.
 
 
-def _with_seats(queryset: QuerySet[EnterpriseCertificate]) -> QuerySet[EnterpriseCertificate]:
-    """Each certificate with `seats_total` and `seats_used`, the numbers selectors.seats_total
-    and selectors.seats_used give, computed in the same query (no query per row)."""
-    now = timezone.now()
-    grants = (
-        SeatGrant.objects.filter(
-            credit_code=OuterRef("credit_code"), starts_at__lte=now, expires_at__gt=now
-        )
-        .order_by()
-        .values("credit_code")
-        .annotate(total=Sum("seats"))
-        .values("total")
-    )
-    employees = (
-        EmployeeAuthorization.objects.filter(certificate=OuterRef("pk"), removed_at__isnull=True)
-        .order_by()
-        .values("certificate")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    # The administrator's own seat is the 1 on both sides.
-    return queryset.annotate(
-        seats_total=Value(1) + Coalesce(Subquery(grants), 0, output_field=IntegerField()),
-        seats_used=Value(1) + Coalesce(Subquery(employees), 0, output_field=IntegerField()),
-    )
-
-
-def certificates_for_user(*, user: User) -> QuerySet[EnterpriseCertificate]:
-    """The issued certificates the user holds or is an active employee on, newest first.
-
-    Each carries `is_holder` and the seat numbers; its CA comes in the same query. The private
-    key is never read here: a web request has no use for it.
-    """
-    employee_of = EmployeeAuthorization.objects.filter(
-        certificate=OuterRef("pk"), phone=user.phone, removed_at__isnull=True
-    )
-    return _with_seats(
-        EnterpriseCertificate.objects.exclude(status=EnterpriseCertificate.Status.PENDING)
-        .filter(Q(holder=user) | Exists(employee_of))
-        .annotate(is_holder=ExpressionWrapper(Q(holder=user), output_field=BooleanField()))
-        .select_related("ca")
-        .defer("encrypted_private_key")
-    )
-
-
-def certificate_rows_for_user(*, user: User) -> QuerySet[EnterpriseCertificate]:
-    """certificates_for_user, as list rows (home, 我的, 【全部】): without the PEM."""
-    return certificates_for_user(user=user).defer("certificate_pem")
-
-
-def _visible_certificate(request: HttpRequest, pk: int) -> EnterpriseCertificate:
+def _visible(
+    request: HttpRequest, certificate: EnterpriseCertificate | None
+) -> EnterpriseCertificate:
     """The certificate if the user holds it or is an active employee on it; else a 404."""
-    return get_object_or_404(
-        certificates_for_user(user=request.user).select_related("order"), pk=pk
-    )
+    certificate = selectors.certificate_visible_to(certificate, user=request.user)
+    if certificate is None:
+        raise Http404
+    return certificate
 
 
-def _held_certificate(request: HttpRequest, pk: int) -> EnterpriseCertificate:
+def _held(request: HttpRequest, certificate: EnterpriseCertificate | None) -> EnterpriseCertificate:
     """The certificate if the user is its administrator; an employee gets a 404 too."""
-    return get_object_or_404(certificates_for_user(user=request.user), pk=pk, holder=request.user)
+    certificate = selectors.certificate_held_by(certificate, user=request.user)
+    if certificate is None:
+        raise Http404
+    return certificate
 
 
 def fingerprint_colons(hex_digest: str) -> str:
@@ -146,7 +90,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    certificate = _visible_certificate(request, pk)
+    certificate = _visible(request, selectors.certificate_page(pk))
     return render(
         request,
         "certificates/detail.html",
@@ -161,16 +105,36 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _employee_rows(certificate: EnterpriseCertificate) -> SafeString:
+    """The list of active employees, rendered again only when it changed.
+
+    The page lists every employee (50 and more), and fifty rows through the template engine
+    cost more than the rest of the page. The list changes only when an employee is added or
+    removed, which changes seats_used or employee_id_sum (see selectors).
+    """
+    return cached_fragment(
+        "certificates/employees.html#employee_rows",
+        stamp=(certificate.pk, certificate.seats_used, certificate.employee_id_sum),
+        context=lambda: {
+            "certificate": certificate,
+            "employees": certificate.employees.filter(removed_at__isnull=True).only(
+                "name", "phone", "added_at"
+            ),
+        },
+    )
+
+
 @login_required
 @require_GET
 def employees(request: HttpRequest, pk: int) -> HttpResponse:
-    certificate = _held_certificate(request, pk)
+    certificate = _held(request, selectors.certificate_page(pk))
     return render(
         request,
         "certificates/employees.html",
         {
             "certificate": certificate,
-            "employees": certificate.employees.filter(removed_at__isnull=True),
+            "employee_count": certificate.seats_used - 1,  # all but the administrator
+            "employee_rows": _employee_rows(certificate),
             "in_force": _in_force(certificate),
             "seats_free": max(certificate.seats_total - certificate.seats_used, 0),
         },
@@ -215,7 +179,7 @@ class EmployeeForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def employee_add(request: HttpRequest, pk: int) -> HttpResponse:
-    certificate = _held_certificate(request, pk)
+    certificate = _held(request, selectors.certificate_page(pk))
     form = EmployeeForm(request.POST or None)
     seats_full = False
     if request.method == "POST" and form.is_valid():
@@ -253,7 +217,7 @@ def employee_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def employee_remove(request: HttpRequest, pk: int, employee_id: int) -> HttpResponse:
     """GET asks to confirm; POST removes. The employee's access ends with the POST."""
-    certificate = _held_certificate(request, pk)
+    certificate = _held(request, selectors.certificate_page(pk))
     employee = get_object_or_404(EmployeeAuthorization, pk=employee_id, certificate=certificate)
     if request.method == "POST":
         try:
@@ -289,7 +253,12 @@ def download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """The certificate (PEM or DER) or its chain: public data, for the holder and employees."""
     if fmt not in FILE_FORMATS:
         raise Http404
-    certificate = _visible_certificate(request, pk)
+    certificate = _visible(
+        request,
+        selectors.certificate_issued(
+            pk, EnterpriseCertificate.objects.select_related("ca").defer("encrypted_private_key")
+        ),
+    )
     if not certificate.certificate_pem:
         raise Http404
     name = f"{certificate.credit_code}-{certificate.serial_hex[:8]}"
@@ -316,7 +285,12 @@ def download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 def seal(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     if kind not in SEAL_KINDS:
         raise Http404
-    certificate = _visible_certificate(request, pk)
+    certificate = _visible(
+        request,
+        selectors.certificate_issued(
+            pk, EnterpriseCertificate.objects.only("holder_id", "official_seal", "legal_rep_seal")
+        ),
+    )
     field = certificate.official_seal if kind == "official" else certificate.legal_rep_seal
     if not field:
         raise Http404

@@ -1,13 +1,23 @@
 """The applicant's pages: 订单管理, the application (填写信息 → 阅读协议 → 授权), order detail."""
 
+import hashlib
+from functools import cache as cache_once
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.selectors import identity_for
@@ -17,12 +27,13 @@ from certificates.selectors import agreement_current, seats_total
 from invoices.forms import InvoiceEmailForm
 from invoices.models import Invoice
 from invoices.services import invoice_email_default
+from yueqiqian.fragments import FRAGMENT_TIMEOUT, cached_fragment, fragment_key
 from yueqiqian.http import client_ip
 
 from . import services
-from .forms import section_form
+from .forms import SECTION_FORMS, section_form
 from .models import Order
-from .selectors import order_list_for_user
+from .selectors import order_list_for_user, order_list_stamp
 from .services import SECTION_FIELDS, SECTION_TITLES, ApplicationError
 from .states import OrderKind, OrderStatus
 
@@ -54,11 +65,29 @@ def _next_step_url(order: Order) -> str:
 @login_required
 @require_GET
 def order_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(order_list_for_user(user=request.user), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    count, last_change = order_list_stamp(user=request.user)
+    number = _page_number(request.GET.get("page"), count=count)
+    # The rows are rendered again only when an order changed (yueqiqian/fragments.py).
+    rows = cached_fragment(
+        "orders/order_list.html#order_rows",
+        stamp=[request.user.pk, number, count, last_change],
+        context=lambda: {
+            "page": Paginator(order_list_for_user(user=request.user), PAGE_SIZE).page(number)
+        },
     )
-    template = "orders/order_list.html#order_rows" if request.htmx else "orders/order_list.html"
-    return render(request, template, {"tab": "orders", "page": page})
+    if request.htmx:
+        return HttpResponse(rows)
+    return render(request, "orders/order_list.html", {"tab": "orders", "order_rows": rows})
+
+
+def _page_number(value: str | None, *, count: int) -> int:
+    """?page= as Paginator.get_page reads it: not a number → 1, past the end → the last page."""
+    last = max(1, -(-count // PAGE_SIZE))
+    try:
+        number = int(value or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), last)
 
 
 @login_required
@@ -71,44 +100,149 @@ def apply_start(request: HttpRequest) -> HttpResponse:
     return redirect(_next_step_url(order))
 
 
-def _sections(order: Order, bound: dict | None = None) -> list[dict]:
-    missing = set(services.order_sections_missing(order))
-    sections = []
-    for name in SECTION_FIELDS:
-        form = (bound or {}).get(name) or section_form(name, order)
-        sections.append(
-            {
-                "name": name,
-                "title": SECTION_TITLES[name],
-                "form": form,
-                "complete": name not in missing,
-            }
-        )
-    return sections
+# The page's content is cached with this where the open form's CSRF token goes (see apply): a
+# value nobody can type without SECRET_KEY, the same in every process.
+_CSRF_SLOT = salted_hmac("orders.apply", "csrf-token-slot", algorithm="sha256").hexdigest()
+
+# 待填写 says what a folded section still needs: its required fields without a default value, as
+# the form labels them.
+_SECTION_ASKS = {
+    name: "、".join(
+        str(field.label)
+        for field in form.base_fields.values()
+        if field.required and field.initial is None
+    )
+    for name, form in SECTION_FORMS.items()
+}
+
+
+def _section(
+    order: Order, name: str, *, missing: list[str], open: bool, form=None, **state
+) -> dict:
+    """One section of the page. Only an open section builds its form (证书信息's CA and package
+    lists are queries); a collapsed one shows what was saved, or what it still needs."""
+    return {
+        "name": name,
+        "title": SECTION_TITLES[name],
+        "complete": name not in missing,
+        "open": open,
+        "form": (form or section_form(name, order)) if open else None,
+        "asks": _SECTION_ASKS[name],
+        **state,
+    }
+
+
+def _content_context(
+    request: HttpRequest,
+    order: Order,
+    *,
+    missing: list[str],
+    open_name: str | None,
+    bound=None,
+    error: ApplicationError | None = None,
+) -> dict:
+    """What `apply.html#content` shows: the four sections, `open_name` open (with the `bound`
+    form, when it has errors), the others folded."""
+    return {
+        "order": order,
+        "identity": identity_for(request.user),
+        "sections": [
+            _section(order, name, missing=missing, open=name == open_name, form=bound)
+            if name == open_name
+            else _section(order, name, missing=missing, open=False)
+            for name in SECTION_FIELDS
+        ],
+        "apply_url": reverse("orders:apply", args=[order.number]),
+        "step": 1,
+        "section_error": error,
+    }
+
+
+@cache_once
+def _content_markup_digest() -> str:
+    """The content also shows these templates: a deploy that changes them changes its key."""
+    sources = "".join(
+        loader.get_template(name).template.source
+        for name in ("orders/_steps.html", "orders/_field.html")
+    )
+    return hashlib.sha256(sources.encode()).hexdigest()[:12]
+
+
+def _content(request: HttpRequest, order: Order, *, asked: str | None) -> tuple[str, bool]:
+    """The page's content with the section `asked` for open (else the first still to fill), and
+    whether it may be cached: not with an open 证书信息, whose CA and package lists are read
+    afresh every time, nor before the applicant's identity is verified (it may come any time;
+    once there it never changes)."""
+    missing = services.order_sections_missing(order)
+    open_name = asked if asked in SECTION_FIELDS else next(iter(missing), None)
+    context = _content_context(request, order, missing=missing, open_name=open_name)
+    context["csrf_token"] = _CSRF_SLOT
+    content = render_to_string("orders/apply.html#content", context)
+    return content, open_name != "certificate" and context["identity"] is not None
+
+
+def _page_stamp(request: HttpRequest, number: str) -> tuple:
+    """The applicant's order's status and all the page shows that can change: the order (every
+    write moves its `updated_at`) and the names of its CA and package. One light query."""
+    return get_object_or_404(
+        Order.objects.values_list("status", "updated_at", "ca__name", "package__name"),
+        number=number,
+        applicant=request.user,
+    )
 
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")  # one address, a section or the whole page
 def apply(request: HttpRequest, number: str) -> HttpResponse:
-    order = _own_order(request, number)
-    if order.status != OrderStatus.DRAFT:
-        return redirect(_next_step_url(order))
-    return render(
-        request,
-        "orders/apply.html",
-        {
-            "order": order,
-            "identity": identity_for(request.user),
-            "sections": _sections(order),
-            "step": 1,
-        },
+    """(二)1 填写信息: one section open as a form — the one asked for (?open=, 【修改】 or
+    【填写】), else the first still to fill — and the others folded.
+
+    The page's content is cached under its stamp (`_page_stamp`), so while the order stays as it
+    is the page costs that one query. The open form's CSRF token is cached as a placeholder:
+    each response masks it afresh (BREACH)."""
+    asked = request.GET.get("open")
+    if request.htmx and asked in SECTION_FIELDS:
+        # 【修改】/【填写】 with htmx: just that section, open, in place of its summary.
+        order = _own_order(request, number)
+        if order.status != OrderStatus.DRAFT:
+            return _redirect(request, _next_step_url(order))
+        missing = services.order_sections_missing(order)
+        return render(
+            request,
+            "orders/apply.html#section",
+            {
+                "order": order,
+                "identity": identity_for(request.user) if asked == "applicant" else None,
+                "section": _section(order, asked, missing=missing, open=True),
+            },
+        )
+    status, *stamp = _page_stamp(request, number)
+    if status != OrderStatus.DRAFT:
+        return redirect(_next_step_url(_own_order(request, number)))
+    shows = (*stamp, asked if asked in SECTION_FIELDS else "", _content_markup_digest())
+    key = fragment_key(
+        "orders/apply.html#content",
+        [number, hashlib.sha256(repr(shows).encode()).hexdigest()],  # names: any characters
     )
+    content = cache.get(key)
+    if content is None:
+        content, cacheable = _content(request, _own_order(request, number), asked=asked)
+        if cacheable:
+            cache.set(key, content, FRAGMENT_TIMEOUT)
+    content = mark_safe(content.replace(_CSRF_SLOT, get_token(request)))  # noqa: S308 - ours
+    return render(request, "orders/apply.html", {"content": content})
 
 
 @login_required
 @require_POST
 def apply_section(request: HttpRequest, number: str, section: str) -> HttpResponse:
-    """Save one section as the user goes. Errors come back in the section, with what was typed."""
+    """Save one section as the user goes. Errors come back in the section, with what was typed.
+
+    A section saved with 保存 folds into its summary and the next one still to fill opens (with
+    htmx: unless the user has it open already, typing); 证书信息 saved on a change (below)
+    stays open, the user still choosing.
+    """
     if section not in SECTION_FIELDS:
         raise Http404
     order = _own_order(request, number)
@@ -129,43 +263,47 @@ def apply_section(request: HttpRequest, number: str, section: str) -> HttpRespon
             error = exc
     elif refresh_only:
         form.errors.clear()
-    context = {
-        "order": order,
-        "section": {
-            "name": section,
-            "title": SECTION_TITLES[section],
-            "form": form,
-            "complete": saved and section not in services.order_sections_missing(order),
-            "saved": saved,
-            "error": error,
-        },
-    }
+    missing = services.order_sections_missing(order)
+    folds = saved and not refresh_only
+    following = next((name for name in missing if name != section), None) if folds else None
+    apply_url = reverse("orders:apply", args=[order.number])
     if request.htmx:
-        also = None
+        others = []
         if saved and section == "enterprise" and not order.invoice_title:
             # The invoice starts from the enterprise's own details: refresh its prefill.
-            also = {
-                "name": "invoice",
-                "title": SECTION_TITLES["invoice"],
-                "form": section_form("invoice", order),
-                "oob": True,
-            }
-        return render(request, "orders/_section.html", {**context, "oob_price": True, "also": also})
-    if saved:
-        return redirect(f"{reverse('orders:apply', args=[order.number])}#{section}")
-    bound = {section: form}
-    return render(
-        request,
-        "orders/apply.html",
-        {
+            others.append(_section(order, "invoice", missing=missing, open=True, oob="true"))
+        if following and following not in {other["name"] for other in others}:
+            # Opened only where the page shows it folded: one the user has open keeps what is typed.
+            others.append(
+                _section(
+                    order,
+                    following,
+                    missing=missing,
+                    open=True,
+                    oob=f"outerHTML:#{following}.is-collapsed",
+                )
+            )
+        shown = {section, *(other["name"] for other in others)}
+        context = {
             "order": order,
-            "identity": identity_for(request.user),
-            "sections": _sections(order, bound),
-            "step": 1,
-            "section_error": error,
-        },
-        status=400,
+            "identity": identity_for(request.user) if "applicant" in shown else None,
+            "section": _section(
+                order, section, missing=missing, open=not folds, form=form, saved=saved, error=error
+            ),
+            "oob_sections": others,
+            "apply_url": apply_url,
+        }
+        return render(request, "orders/apply.html#saved", context)
+    if folds:
+        # To the section to fill next, open (the page opens the first still to fill).
+        return redirect(f"{apply_url}#{following or section}")
+    if saved:
+        return redirect(f"{apply_url}?open={section}#{section}")
+    context = _content_context(
+        request, order, missing=missing, open_name=section, bound=form, error=error
     )
+    content = render_to_string("orders/apply.html#content", context, request)
+    return render(request, "orders/apply.html", {"content": content}, status=400)
 
 
 @login_required
@@ -284,9 +422,35 @@ def _topup_context(order: Order) -> dict:
     }
 
 
+# While an order waits in one of these, its status panel shows nothing that can change but the
+# status itself; the panel's poll says which status it shows (`seen=`) and gets an empty answer
+# until that changes. (A panel waiting on a share link is not here: the link can expire.)
+_QUIET_STATUSES = frozenset({OrderStatus.ISSUING, OrderStatus.AWAITING_PAYMENT})
+
+
+def _status_unchanged(request: HttpRequest, number: str) -> bool:
+    """True when the polled order still has the status the page shows: one indexed lookup of
+    one column, instead of the whole panel every 2 s for as long as issuance takes."""
+    seen = request.GET.get("seen")
+    if seen not in _QUIET_STATUSES:
+        return False
+    status = (
+        Order.objects.filter(number=number, applicant=request.user)
+        .values_list("status", flat=True)
+        .first()
+    )
+    return status == seen
+
+
 @login_required
 @require_GET
 def detail(request: HttpRequest, number: str) -> HttpResponse:
+    if (
+        request.htmx
+        and request.GET.get("fragment") == "status"
+        and _status_unchanged(request, number)
+    ):
+        return HttpResponse(status=204)  # htmx keeps the panel as it is and polls again
     order = _own_order(request, number)
     certificate = (
         getattr(order, "certificate", None)

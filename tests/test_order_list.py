@@ -169,15 +169,54 @@ def test_the_list_costs_the_same_queries_for_1_or_40_orders(
 ):
     mixed_orders(certificate=certificate, package=package, count=count)
 
-    # session, user, count, page of rows (with CA and package joined)
-    with django_assert_max_num_queries(4):
+    # session, user, the rows' stamp, count, page of rows (with their CA joined)
+    with django_assert_max_num_queries(5):
         response = signed_in.get(LIST_URL)
+    # Nothing changed since: the rows rendered for this stamp are served again.
+    with django_assert_max_num_queries(3):
+        again = signed_in.get(LIST_URL)
 
     page = response.content.decode()
+    assert row_statuses(again.content.decode()) == row_statuses(page)
     assert page.count('class="list-row order-row"') == min(count + 1, PAGE_SIZE)
     if count:
         assert "新办证书" in page
         assert "新增授权数量" in page
+
+
+def test_the_rows_follow_every_change_to_an_order(signed_in, certificate):
+    order = topup(certificate, seats=5, years=2)
+    assert row_statuses(signed_in.get(LIST_URL).content.decode()) == ["待支付", "已完成"]
+
+    order_transition(order=order, to=OrderStatus.COMPLETED, actor_label="测试")
+    assert row_statuses(signed_in.get(LIST_URL).content.decode()) == ["已完成", "已完成"]
+
+    # A change that isn't a status (saved the usual way) shows as well.
+    certificate.order.enterprise_name = "广州市改名后有限公司"
+    certificate.order.save(update_fields=["enterprise_name", "updated_at"])
+    assert "广州市改名后有限公司" in signed_in.get(LIST_URL).content.decode()
+
+    newer = topup(certificate, seats=1, years=1)
+    assert newer.number in signed_in.get(LIST_URL).content.decode()
+
+
+def test_two_applicants_never_see_each_others_cached_rows(client, certificate, package):
+    other = UserFactory()
+    filled_application(
+        applicant=other,
+        package=package,
+        credit_code=make_credit_code("91440101MA5CXXXX1"),
+        enterprise_name="别人的公司",
+    )
+    client.force_login(certificate.holder)
+    mine = client.get(LIST_URL).content.decode()
+
+    client.force_login(other)
+    theirs = client.get(LIST_URL).content.decode()
+
+    assert "别人的公司" in theirs
+    assert certificate.order.number not in theirs
+    assert "别人的公司" not in mine
 
 
 def test_an_unfinished_top_up_continues_at_its_payment(signed_in, certificate):

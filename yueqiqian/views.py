@@ -5,16 +5,24 @@ from django.template import loader
 from django.views.decorators.http import require_GET
 
 from accounts.selectors import identity_for
-from certificates.views import certificate_rows_for_user
-from orders.selectors import order_list_for_user
+from certificates.selectors import certificate_rows_first
+from orders.selectors import order_list_for_user, order_list_stamp
+from yueqiqian.fragments import cached_fragment
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    recent, certificates = [], []
+    recent, certificates = "", []
     if request.user.is_authenticated:
-        recent = list(order_list_for_user(user=request.user)[:3])
-        certificates = list(certificate_rows_for_user(user=request.user)[:3])
+        user = request.user
+        count, last_change = order_list_stamp(user=user)
+        # Rendered again only when one of the user's orders changed (yueqiqian/fragments.py).
+        recent = cached_fragment(
+            "home.html#recent_orders",
+            stamp=[user.pk, count, last_change],
+            context=lambda: {"recent_orders": list(order_list_for_user(user=user)[:3])},
+        )
+        certificates = certificate_rows_first(user=user, limit=3)
     return render(
         request,
         "home.html",
@@ -33,7 +41,7 @@ def me(request: HttpRequest) -> HttpResponse:
             "identity": identity_for(request.user),
             # 我的数字证书: what the user administers and what an administrator authorized them
             # to use (an employee is known by the phone number they log in with).
-            "certificates": list(certificate_rows_for_user(user=request.user)[:5]),
+            "certificates": certificate_rows_first(user=request.user, limit=5),
         },
     )
 

@@ -14,7 +14,14 @@ from certificates.models import EnterpriseCertificate
 from orders.models import Order
 from orders.states import OrderStatus
 from tests.browser.conftest import assert_no_horizontal_scroll, screenshot
-from tests.factories import make_credit_code, make_id_number
+from tests.factories import (
+    PackageFactory,
+    UserFactory,
+    filled_application,
+    make_credit_code,
+    make_id_number,
+    verified,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = "13812345678"
@@ -38,12 +45,12 @@ def selfie(tmp_path) -> str:
     return str(path)
 
 
-def log_in(page, live_server, sms_outbox):
+def log_in(page, live_server, sms_outbox, phone=PHONE):
     page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("手机号").fill(PHONE)
+    page.get_by_label("手机号").fill(phone)
     page.get_by_role("button", name="获取验证码").click()
     expect(page.get_by_text("验证码已发送")).to_be_visible()
-    page.get_by_label("验证码").fill(sms_outbox.last_code(PHONE))
+    page.get_by_label("验证码").fill(sms_outbox.last_code(phone))
     page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/")
 
@@ -62,9 +69,12 @@ def test_a_legal_representative_gets_an_issued_certificate_on_a_phone(
     screenshot(page, "flow-01-identity")
     page.get_by_role("button", name="开始核验").click()
 
-    # 填写信息
+    # 填写信息: one section open at a time, the next opening as each is saved.
     expect(page).to_have_url(re.compile(r"/orders/YQ\d+/apply/"))
     expect(page.get_by_text("实名认证成功")).to_be_visible()
+    expect(page.get_by_role("link", name="填写企业信息")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "flow-02a-application-start")
     page.get_by_label("邮箱", exact=True).fill("zhangsan@example.cn")
     page.get_by_role("button", name="保存证书申请人").click()
     expect(page.locator("#applicant").get_by_text("已保存")).to_be_visible()
@@ -77,6 +87,7 @@ def test_a_legal_representative_gets_an_issued_certificate_on_a_phone(
     page.get_by_role("button", name="保存企业信息").click()
     expect(page.locator("#enterprise").get_by_text("已保存")).to_be_visible()
     expect(page.get_by_text("省内企业（广东）")).to_be_visible()
+    screenshot(page, "flow-02b-application-certificate")
 
     page.get_by_label("证书机构").select_option(label="南粤数字认证（演示）")
     page.get_by_label("证书套餐").select_option(label="标准套餐 · ¥300.00/年")
@@ -121,3 +132,50 @@ def test_a_legal_representative_gets_an_issued_certificate_on_a_phone(
     assert order.status == OrderStatus.COMPLETED
     assert EnterpriseCertificate.objects.get(order=order).status == "valid"
     assert order.amount_fen == 1200_00
+
+
+def test_a_saved_section_is_changed_with_修改_with_and_without_javascript(
+    live_server, browser, phone_context, sms_outbox
+):
+    from tests.browser.conftest import PHONE as VIEWPORT
+
+    applicant = UserFactory(phone="13912345678")
+    verified(applicant, real_name="李四")
+    package = PackageFactory(name="标准套餐", price_per_year_fen=300_00)
+    order = filled_application(applicant=applicant, package=package, extra_seats=0)
+    url = f"{live_server.url}/orders/{order.number}/apply/"
+    page = phone_context().new_page()
+    log_in(page, live_server, sms_outbox, phone=applicant.phone)
+
+    # Every section saved: all folded, 【修改】 opens one in place.
+    page.goto(url)
+    expect(page.locator("form")).to_have_count(0)
+    page.get_by_role("link", name="修改企业信息").click()
+    expect(page.get_by_label("企业地址")).to_have_value("广东省广州市天河区示例路1号")
+    assert page.url == url  # in place, no navigation
+    page.get_by_label("企业地址").fill("广东省广州市天河区新地址路8号")
+    screenshot(page, "flow-07-application-edit")
+    page.get_by_role("button", name="保存企业信息").click()
+    expect(page.locator("#enterprise").get_by_text("已保存")).to_be_visible()
+    expect(page.locator("#enterprise").get_by_text("广州市示例科技有限公司")).to_be_visible()
+    expect(page.locator("form")).to_have_count(0)
+
+    # Without JavaScript 【修改】 is a link to the page with that section open, 保存 a plain post.
+    no_js = browser.new_context(
+        viewport=VIEWPORT, is_mobile=True, locale="zh-CN", java_script_enabled=False
+    )
+    no_js.add_cookies(page.context.cookies())
+    plain = no_js.new_page()
+    plain.goto(url)
+    plain.get_by_role("link", name="修改证书信息").click()
+    expect(plain).to_have_url(re.compile(r"\?open=certificate#certificate$"))
+    plain.get_by_label("额外授权员工数量").fill("2")
+    plain.get_by_role("button", name="保存证书信息").click()
+    expect(plain.locator("#certificate").get_by_text("已完成")).to_be_visible()
+    expect(plain.locator("#certificate").get_by_text("2个")).to_be_visible()
+    expect(plain.get_by_test_id("price")).to_have_text("¥500.00")
+    assert_no_horizontal_scroll(plain)
+    no_js.close()
+    order.refresh_from_db()
+    assert order.enterprise_address == "广东省广州市天河区新地址路8号"
+    assert order.extra_seats == 2

@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from certificates.models import (
     EnterpriseCertificate,
     SeatGrant,
 )
+from certificates.selectors import certificate_rows_first, certificate_rows_for_user
 from certificates.services import certificate_issue_for_order, employee_add, employee_remove
 from orders.services import order_transition
 from orders.states import OrderStatus
@@ -392,6 +394,118 @@ def test_an_unknown_file_format_or_seal_is_a_404(client, issued):
 
     assert client.get(f"/certificates/{issued.pk}/certificate.p12").status_code == 404
     assert client.get(f"/certificates/{issued.pk}/seal/private.png").status_code == 404
+
+
+@pytest.mark.parametrize("employees", [1, 50])
+def test_the_holders_page_query_count_does_not_grow_with_employees(
+    client, package, django_assert_max_num_queries, employees
+):
+    me = UserFactory()
+    cert = certificate_row(holder=me, package=package)
+    seats_grant(cert, employees)
+    for n in range(employees):
+        authorize(cert, f"139{n:08d}")
+    client.force_login(me)
+
+    # session + user + the certificate with its CA, order and seat numbers
+    with django_assert_max_num_queries(3):
+        response = client.get(reverse("certificates:detail", args=[cert.pk]))
+
+    assert f"已用 {employees + 1} / 共 {employees + 1}" in response.content.decode()
+
+
+def test_an_employees_page_takes_one_query_more_to_check_the_authorization(
+    client, package, django_assert_max_num_queries
+):
+    cert = certificate_row(holder=UserFactory(), package=package, enterprise_name="雇主有限公司")
+    for n in range(50):
+        authorize(cert, f"139{n:08d}")
+    client.force_login(UserFactory(phone="13900000007"))
+
+    # session + user + the certificate + the employee's authorization
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("certificates:detail", args=[cert.pk]))
+
+    assert response.status_code == 200
+    assert "雇主有限公司" in response.content.decode()
+
+
+def test_a_certificate_still_being_issued_is_a_404_even_for_its_holder(client, package):
+    me = UserFactory()
+    cert = certificate_row(holder=me, package=package, status=EnterpriseCertificate.Status.PENDING)
+    client.force_login(me)
+
+    for url in file_urls(cert) + admin_urls(cert):
+        assert client.get(url).status_code == 404, url
+
+
+def _shown(row) -> tuple:
+    return (row.pk, row.enterprise_name, row.ca_name, row.status, row.not_after,
+            bool(row.is_holder), row.seats_used, row.seats_total)  # fmt: skip
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10])
+def test_the_first_rows_in_sql_are_the_orms_first_rows(package, limit):
+    """Home and 我的 read their rows with one SQL query: the same rows, in the same order, with
+    the same CA name, role and seat numbers as the ORM's list."""
+    me = UserFactory(phone=EMPLOYEE_PHONE)
+    boss = UserFactory()
+    held = certificate_row(holder=me, package=package, enterprise_name="我的企业有限公司")
+    seats_grant(held, 4)
+    authorize(held, "13900002222")
+    gone = authorize(held, "13900003333")
+    employee_remove(employee=gone, actor=me)
+    employed = certificate_row(holder=boss, package=package, enterprise_name="雇主有限公司")
+    authorize(employed, EMPLOYEE_PHONE)
+    left = certificate_row(holder=boss, package=package, enterprise_name="离职企业有限公司")
+    employee_remove(employee=authorize(left, EMPLOYEE_PHONE), actor=boss)
+    certificate_row(holder=me, package=package, status=EnterpriseCertificate.Status.PENDING)
+    expired = certificate_row(
+        holder=me, package=package, status=EnterpriseCertificate.Status.EXPIRED, days_left=-3
+    )
+    SeatGrant.objects.create(  # over already: counts for nothing
+        credit_code=expired.credit_code,
+        order=seat_topup_order(applicant=me, ca=package.ca, seats=9),
+        seats=9,
+        starts_at=timezone.now() - dt.timedelta(days=400),
+        expires_at=timezone.now() - dt.timedelta(days=1),
+    )
+    certificate_row(holder=boss, package=package, enterprise_name="无关企业有限公司")
+
+    first = certificate_rows_first(user=me, limit=limit)
+    orm = list(certificate_rows_for_user(user=me)[:limit])
+
+    assert [_shown(r) for r in first] == [_shown(r) for r in orm]
+    assert len(first) == min(limit, 3)
+    assert {r.enterprise_name for r in certificate_rows_first(user=me, limit=10)} == {
+        "我的企业有限公司",
+        "雇主有限公司",
+        expired.enterprise_name,
+    }
+    mine = next(r for r in certificate_rows_first(user=me, limit=10) if r.pk == held.pk)
+    assert (mine.is_holder, mine.seats_used, mine.seats_total) == (True, 2, 5)
+
+
+def test_the_certificates_a_user_sees_are_found_through_indexes(package):
+    """Not `holder = me OR EXISTS (…)`, which no index answers: the database would read every
+    certificate to find a user's few. (PostgreSQL is told to avoid sequential scans wherever
+    it can, since its planner prefers them for the few rows of a test database.)"""
+    me = UserFactory(phone=EMPLOYEE_PHONE)
+    certificate_row(holder=me, package=package)
+    authorize(certificate_row(holder=UserFactory(), package=package), EMPLOYEE_PHONE)
+    rows = certificate_rows_for_user(user=me)
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plan = rows.explain()
+        full_scan = "Seq Scan on certificates_enterprisecertificate"
+    else:
+        plan = rows.explain()
+        full_scan = "SCAN certificates_enterprisecertificate"
+
+    assert full_scan not in plan
+    assert len(rows) == 2
 
 
 # ---- Files ---------------------------------------------------------------------------------------

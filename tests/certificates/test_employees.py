@@ -10,14 +10,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certificates.models import EmployeeAuthorization, EnterpriseCertificate
-from certificates.selectors import seats_total, seats_used
+from certificates.selectors import (
+    certificate_page,
+    certificates_for_user,
+    seats_total,
+    seats_used,
+)
 from certificates.services import (
     SEATS_FULL_MESSAGE,
     EmployeeError,
     employee_add,
     employee_remove,
 )
-from certificates.views import certificates_for_user
 from tests.certificates.test_certificate_pages import authorize, certificate_row, seats_grant
 from tests.factories import UserFactory
 
@@ -191,6 +195,34 @@ def test_the_list_seat_numbers_agree_with_the_selectors(cert, holder):
     assert (annotated.seats_used, annotated.seats_total) == (2, 3)
 
 
+def test_the_pages_seat_numbers_agree_with_the_selectors(cert, holder):
+    kept = authorize(cert, "13900000001")
+    removed = authorize(cert, "13900000002")
+    employee_remove(employee=removed, actor=holder)
+    now = timezone.now()
+    expired = seats_grant(cert, 5)
+    expired.starts_at, expired.expires_at = now - dt.timedelta(days=400), now - dt.timedelta(days=1)
+    expired.save()
+    upcoming = seats_grant(cert, 7)
+    upcoming.starts_at = now + dt.timedelta(days=1)
+    upcoming.save()
+
+    page = certificate_page(cert.pk)
+
+    assert (page.seats_used, page.seats_total) == (seats_used(cert), seats_total(cert))
+    assert (page.seats_used, page.seats_total) == (2, 3)
+    assert page.employee_id_sum == kept.pk
+    assert (page.ca_name, page.order_number) == (cert.ca.name, cert.order.number)
+
+
+def test_a_certificate_still_being_issued_has_no_page(holder, package):
+    cert = certificate_row(
+        holder=holder, package=package, status=EnterpriseCertificate.Status.PENDING
+    )
+
+    assert certificate_page(cert.pk) is None
+
+
 # ---- The pages ---------------------------------------------------------------------------------
 
 
@@ -352,6 +384,27 @@ def test_the_employee_page_query_count_does_not_grow_with_employees(
 
     # session + user + the certificate with its CA and seats + the employees
     with django_assert_max_num_queries(4):
-        response = client.get(employees_url(cert))
+        first = client.get(employees_url(cert))
+    # the rows again, unchanged: rendered once, then served from the cache
+    with django_assert_max_num_queries(3):
+        again = client.get(employees_url(cert))
 
-    assert response.content.decode().count('data-testid="employee-row"') == employees
+    for response in [first, again]:
+        assert response.content.decode().count('data-testid="employee-row"') == employees
+
+
+def test_the_employee_page_shows_changes_made_since_it_was_last_shown(client, cert, holder):
+    li = authorize(cert, "13900000001", name="李四")
+    authorize(cert, "13900000002", name="王五")
+    client.force_login(holder)
+    assert "李四" in client.get(employees_url(cert)).content.decode()
+
+    # one out and one in: as many employees as before
+    employee_remove(employee=li, actor=holder)
+    employee_add(certificate=cert, actor=holder, name="赵六", phone="13900000003")
+    body = client.get(employees_url(cert)).content.decode()
+
+    assert "李四" not in body
+    assert "王五" in body
+    assert "赵六" in body
+    assert body.count('data-testid="employee-row"') == 2

@@ -86,7 +86,8 @@ def test_the_application_page_has_four_sections_a_step_indicator_and_masked_iden
     assert 'aria-current="step"' in body
     assert applicant.identity.id_number_masked in body
     assert applicant.identity.id_number not in body
-    for label in ["统一社会信用代码", "法定代表人身份证号", "额外授权员工数量", "纳税人识别号"]:
+    # The first section to fill is open, the others folded (see test_application_page.py).
+    for label in ["手机号", "邮箱"]:
         assert re.search(rf'<label for="id_\w+">{label}</label>', body)
 
 
@@ -496,17 +497,71 @@ def test_the_order_page_follows_issuance_by_itself(client, legal_rep, package, a
     url = reverse("orders:detail", args=[order.number])
 
     page = client.get(url).content.decode()
-    assert 'hx-trigger="every 2s"' in page
+    poll = f'hx-get="{url}?fragment=status&amp;seen=issuing" hx-trigger="every 2s"'
+    assert poll in page
     assert "签发中" in page
+    poll_url = f"{url}?fragment=status&seen=issuing"
+    # Still 签发中: an empty answer, and htmx keeps the panel it shows.
+    still = client.get(poll_url, headers={"HX-Request": "true"})
+    assert still.status_code == 204
+    assert still.content == b""
 
     order.refresh_from_db()
     order_transition(order=order, to=OrderStatus.COMPLETED, actor_label="系统")
-    fragment = client.get(url + "?fragment=status", headers={"HX-Request": "true"})
+    fragment = client.get(poll_url, headers={"HX-Request": "true"})
 
+    assert fragment.status_code == 200
     body = fragment.content.decode()
     assert "已完成" in body
     assert "every 2s" not in body
     assert "<html" not in body
+
+
+def test_the_status_poll_answers_unchanged_with_one_query_of_its_own(
+    client, legal_rep, package, agreement, django_assert_num_queries
+):
+    from orders.services import order_transition
+
+    order = submitted(
+        filled_application(applicant=legal_rep, package=package, legal_rep_id=LEGAL_REP_ID),
+        client,
+    )
+    client.post(reverse("orders:authorize", args=[order.number]))
+    order.refresh_from_db()
+    order_transition(order=order, to=OrderStatus.ISSUING, actor_label="微信支付")
+    poll_url = reverse("orders:detail", args=[order.number]) + "?fragment=status&seen=issuing"
+    client.get(poll_url, headers={"HX-Request": "true"})  # the session is cached from here on
+
+    # The session and the user (as every logged-in page), then the order's status: no more.
+    with django_assert_num_queries(3):
+        response = client.get(poll_url, headers={"HX-Request": "true"})
+    assert response.status_code == 204
+
+
+def test_the_status_poll_never_answers_empty_for_someone_elses_order(
+    client, legal_rep, package, agreement
+):
+    from orders.services import order_transition
+
+    order = submitted(
+        filled_application(applicant=legal_rep, package=package, legal_rep_id=LEGAL_REP_ID),
+        client,
+    )
+    client.post(reverse("orders:authorize", args=[order.number]))
+    order.refresh_from_db()
+    order_transition(order=order, to=OrderStatus.ISSUING, actor_label="微信支付")
+    client.force_login(UserFactory())
+    poll_url = reverse("orders:detail", args=[order.number]) + "?fragment=status&seen=issuing"
+
+    assert client.get(poll_url, headers={"HX-Request": "true"}).status_code == 404
+    # A status the panel can't wait quietly in always gets the panel itself.
+    client.force_login(legal_rep)
+    other = client.get(
+        poll_url.replace("seen=issuing", "seen=awaiting_authorization"),
+        headers={"HX-Request": "true"},
+    )
+    assert other.status_code == 200
+    assert "签发中" in other.content.decode()
 
 
 def test_an_unfinished_order_continues_where_it_stopped(client, applicant, package, agreement):

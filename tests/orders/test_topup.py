@@ -519,9 +519,11 @@ def test_a_top_up_sent_to_pay_follows_the_payment_without_reloading(
     waiting = holder_client.get(url).content.decode()
     notify(client, order, *paid_notification(order))
 
-    panel = holder_client.get(f"{url}?fragment=status", headers={"HX-Request": "true"})
+    panel = holder_client.get(
+        f"{url}?fragment=status&seen=awaiting_payment", headers={"HX-Request": "true"}
+    )
 
-    poll = f'hx-get="{url}?fragment=status" hx-trigger="every 3s"'
+    poll = f'hx-get="{url}?fragment=status&amp;seen=awaiting_payment" hx-trigger="every 3s"'
     assert poll not in before  # nothing to wait for until 【支付】 was pressed
     assert poll in waiting
     fragment = panel.content.decode()

@@ -129,7 +129,7 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "yueqiqian.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "yq",
         }

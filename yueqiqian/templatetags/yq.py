@@ -1,8 +1,65 @@
 """Template helpers available in every template (registered as a builtin in settings)."""
 
+from functools import lru_cache
+
 from django import template
+from django.conf import settings
+from django.template import defaulttags
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.html import conditional_escape
 
 register = template.Library()
+
+
+# ---- {% url %}, remembered --------------------------------------------------------------------
+# Django's `reverse` walks the URL resolver on every call (tens of µs); a page with a dozen
+# links paid more for them than for its queries. The same name, arguments, namespace, script
+# prefix and urlconf always give the same URL, so this `url` tag (it replaces the built-in one:
+# builtins registered in settings come after Django's) remembers them. Arguments other than
+# str/int (e.g. a model instance, whose str() may change) go through Django's own path.
+
+
+@lru_cache(maxsize=8192)
+def _reverse(view_name, args, kwargs, current_app, prefix, urlconf, root_urlconf) -> str:
+    return reverse(view_name, args=args, kwargs=dict(kwargs), current_app=current_app)
+
+
+class RememberedURLNode(defaulttags.URLNode):
+    def render(self, context):
+        args = tuple(arg.resolve(context) for arg in self.args)
+        kwargs = tuple((k, v.resolve(context)) for k, v in self.kwargs.items())
+        values = args + tuple(v for _, v in kwargs)
+        if not all(isinstance(v, (str, int)) for v in values):
+            return super().render(context)
+        request = getattr(context, "request", None)
+        current_app = getattr(request, "current_app", None)
+        if current_app is None:
+            current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
+        try:
+            url = _reverse(
+                self.view_name.resolve(context),
+                args,
+                kwargs,
+                current_app,
+                get_script_prefix(),
+                get_urlconf(),
+                settings.ROOT_URLCONF,
+            )
+        except NoReverseMatch:
+            if self.asvar is None:
+                raise
+            url = ""
+        if self.asvar:
+            context[self.asvar] = url
+            return ""
+        return conditional_escape(url) if context.autoescape else url
+
+
+@register.tag
+def url(parser, token):
+    """Django's {% url %} (same syntax, same errors), with the reverse remembered."""
+    node = defaulttags.url(parser, token)
+    return RememberedURLNode(node.view_name, node.args, node.kwargs, node.asvar)
 
 
 @register.filter

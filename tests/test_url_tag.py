@@ -1,0 +1,80 @@
+"""The site's {% url %}: Django's tag with the reverse remembered, giving the same answers."""
+
+import pytest
+from django.template import Template, TemplateSyntaxError, engines
+from django.urls import NoReverseMatch, reverse
+
+from yueqiqian.templatetags import yq
+
+
+def render(source: str, **context) -> str:
+    return engines["django"].from_string(source).render(context)
+
+
+def test_the_site_url_tag_is_the_remembered_one():
+    template = engines["django"].from_string("{% url 'home' %}")
+    nodes = template.template.nodelist
+
+    assert isinstance(nodes[0], yq.RememberedURLNode)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{% url 'home' %}", reverse("home")),
+        ("{% url 'orders:detail' number %}", reverse("orders:detail", args=["YQ123"])),
+        ("{% url 'orders:detail' number=number %}", reverse("orders:detail", args=["YQ123"])),
+        (
+            "{% url 'certificates:seal' 7 'official' %}",
+            reverse("certificates:seal", args=[7, "official"]),
+        ),
+        (
+            "{% url 'orders:detail' number as u %}[{{ u }}]",
+            f"[{reverse('orders:detail', args=['YQ123'])}]",
+        ),
+        ("{% url 'nope' as u %}[{{ u }}]", "[]"),
+    ],
+)
+def test_it_gives_what_django_gives(source, expected):
+    assert render(source, number="YQ123") == expected
+
+
+def test_each_argument_gets_its_own_url():
+    source = "{% for n in numbers %}{% url 'orders:detail' n %} {% endfor %}"
+
+    out = render(source, numbers=["A1", "B2", "A1"]).split()
+
+    assert out == [reverse("orders:detail", args=[n]) for n in ["A1", "B2", "A1"]]
+
+
+def test_a_missing_view_still_fails_loudly():
+    with pytest.raises(NoReverseMatch):
+        render("{% url 'no-such-view' %}")
+    with pytest.raises(TemplateSyntaxError):
+        Template("{% url %}")
+
+
+def test_an_argument_that_is_not_str_or_int_goes_through_djangos_own_path():
+    class Number:
+        def __str__(self) -> str:
+            return "YQ999"
+
+    yq._reverse.cache_clear()
+
+    out = render("{% url 'orders:detail' n %}", n=Number())
+
+    assert out == reverse("orders:detail", args=["YQ999"])
+    assert yq._reverse.cache_info().currsize == 0
+
+
+def test_the_script_prefix_is_part_of_what_is_remembered():
+    from django.urls import set_script_prefix
+
+    plain = render("{% url 'home' %}")
+    set_script_prefix("/sub/")
+    try:
+        prefixed = render("{% url 'home' %}")
+    finally:
+        set_script_prefix("/")
+
+    assert (plain, prefixed) == ("/", "/sub/")
