@@ -27,7 +27,7 @@ from certificates.selectors import agreement_current, seats_total
 from invoices.forms import InvoiceEmailForm
 from invoices.models import Invoice
 from invoices.services import invoice_email_default
-from yueqiqian.fragments import FRAGMENT_TIMEOUT, cached_fragment, fragment_key
+from yueqiqian.fragments import FRAGMENT_TIMEOUT, cached_fragment, fragment_key, settled
 from yueqiqian.http import client_ip
 
 from . import services
@@ -74,6 +74,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         context=lambda: {
             "page": Paginator(order_list_for_user(user=request.user), PAGE_SIZE).page(number)
         },
+        cacheable=settled(last_change),
     )
     if request.htmx:
         return HttpResponse(rows)
@@ -81,7 +82,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 def _page_number(value: str | None, *, count: int) -> int:
-    """?page= as Paginator.get_page reads it: not a number → 1, past the end → the last page."""
+    """?page=: not a number or below 1 → the first page, past the end → the last page."""
     last = max(1, -(-count // PAGE_SIZE))
     try:
         number = int(value or 1)
@@ -220,7 +221,9 @@ def apply(request: HttpRequest, number: str) -> HttpResponse:
     status, *stamp = _page_stamp(request, number)
     if status != OrderStatus.DRAFT:
         return redirect(_next_step_url(_own_order(request, number)))
-    shows = (*stamp, asked if asked in SECTION_FIELDS else "", _content_markup_digest())
+    # The slot is derived from SECRET_KEY: content cached by a process with another key (a
+    # rotation) must not be served here, its slot would not be replaced.
+    shows = (*stamp, asked if asked in SECTION_FIELDS else "", _content_markup_digest(), _CSRF_SLOT)
     key = fragment_key(
         "orders/apply.html#content",
         [number, hashlib.sha256(repr(shows).encode()).hexdigest()],  # names: any characters

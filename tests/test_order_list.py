@@ -1,17 +1,22 @@
 """(四) 订单管理: all of the applicant's orders — new certificates and top-ups — newest first, in
 pages, with the status in Chinese; a fixed number of queries however many rows there are."""
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
+from orders.models import Order
 from orders.services import order_transition
 from orders.states import OrderStatus
 from orders.views import PAGE_SIZE
 from tests.factories import UserFactory, filled_application, make_credit_code
 from tests.orders.test_payments import sandbox_merchant
 from tests.orders.test_topup import issued_certificate, topup
+from yueqiqian.fragments import SETTLE_SECONDS
 
 pytestmark = pytest.mark.django_db
 LIST_URL = reverse("orders:list")
@@ -172,9 +177,12 @@ def test_the_list_costs_the_same_queries_for_1_or_40_orders(
     # session, user, the rows' stamp, count, page of rows (with their CA joined)
     with django_assert_max_num_queries(5):
         response = signed_in.get(LIST_URL)
-    # Nothing changed since: the rows rendered for this stamp are served again.
-    with django_assert_max_num_queries(3):
-        again = signed_in.get(LIST_URL)
+    # Nothing changed since (and the last change has settled): the rows rendered for this
+    # stamp are served again.
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=SETTLE_SECONDS + 1)):
+        signed_in.get(LIST_URL)
+        with django_assert_max_num_queries(3):
+            again = signed_in.get(LIST_URL)
 
     page = response.content.decode()
     assert row_statuses(again.content.decode()) == row_statuses(page)
@@ -198,6 +206,23 @@ def test_the_rows_follow_every_change_to_an_order(signed_in, certificate):
 
     newer = topup(certificate, seats=1, years=1)
     assert newer.number in signed_in.get(LIST_URL).content.decode()
+
+
+def test_a_change_committed_late_with_an_older_time_still_shows(signed_in, certificate):
+    """`updated_at` is set before the commit: a slow transaction can commit an older time
+    after the list was rendered for a newer one. Until the newest change has settled, the list
+    is rendered afresh; once settled, a late commit can no longer be older than it."""
+    slow = topup(certificate, seats=5, years=2)
+    fast = topup(certificate, seats=1, years=1)
+    before_fast = Order.objects.get(pk=fast.pk).updated_at
+    assert row_statuses(signed_in.get(LIST_URL).content.decode())[:2] == ["待支付", "待支付"]
+
+    # The slow one commits its cancellation now, with a time older than the fast one's.
+    Order.objects.filter(pk=slow.pk).update(
+        status=OrderStatus.CANCELLED, updated_at=before_fast - dt.timedelta(milliseconds=5)
+    )
+
+    assert row_statuses(signed_in.get(LIST_URL).content.decode())[:2] == ["待支付", "已取消"]
 
 
 def test_two_applicants_never_see_each_others_cached_rows(client, certificate, package):

@@ -78,3 +78,11 @@ def test_the_script_prefix_is_part_of_what_is_remembered():
         set_script_prefix("/")
 
     assert (plain, prefixed) == ("/", "/sub/")
+
+
+def test_true_is_not_taken_for_1():
+    one = render("{% url 'certificates:detail' n %}", n=1)
+
+    with pytest.raises(NoReverseMatch):
+        render("{% url 'certificates:detail' n %}", n=True)
+    assert one == reverse("certificates:detail", args=[1])

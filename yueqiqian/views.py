@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 from accounts.selectors import identity_for
 from certificates.selectors import certificate_rows_first
 from orders.selectors import order_list_for_user, order_list_stamp
-from yueqiqian.fragments import cached_fragment
+from yueqiqian.fragments import cached_fragment, settled
 
 
 @require_GET
@@ -21,6 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "home.html#recent_orders",
             stamp=[user.pk, count, last_change],
             context=lambda: {"recent_orders": list(order_list_for_user(user=user)[:3])},
+            cacheable=settled(last_change),
         )
         certificates = certificate_rows_first(user=user, limit=3)
     return render(

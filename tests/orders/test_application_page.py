@@ -371,3 +371,40 @@ def test_a_ca_no_longer_offered_is_not_taken_as_chosen(applicant, package):
 
     assert list(form.fields["package"].queryset) == []
     assert form.fields["years"].choices == [("", "请选择有效期")]
+
+
+def test_content_cached_by_a_process_with_another_secret_key_is_not_served(settings, monkeypatch):
+    """The CSRF slot in cached content is derived from SECRET_KEY: after a key rotation a new
+    process must not serve an old process's content, whose slot it would not replace (every
+    save would then fail its CSRF check)."""
+    from django.test import Client
+    from django.utils.crypto import salted_hmac
+
+    import orders.views as views
+    from orders.services import order_draft_for
+    from tests.factories import UserFactory, verified
+
+    user = UserFactory()
+    verified(user, real_name="李四")
+    order = order_draft_for(applicant=user)
+    url = reverse("orders:apply", args=[order.number])
+    old = Client(enforce_csrf_checks=True)
+    old.force_login(user)
+    old.get(url)  # rendered and cached under the old key
+
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "rotated-" + settings.SECRET_KEY
+    slot = salted_hmac("orders.apply", "csrf-token-slot", algorithm="sha256").hexdigest()
+    monkeypatch.setattr(views, "_CSRF_SLOT", slot)
+    new = Client(enforce_csrf_checks=True)
+    new.force_login(user)
+    body = new.get(url).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+
+    response = new.post(
+        reverse("orders:apply_section", args=[order.number, "applicant"]),
+        {"csrfmiddlewaretoken": token, "applicant_phone": user.phone,
+         "applicant_email": "a@example.cn", "_save": "1"},
+    )  # fmt: skip
+
+    assert response.status_code != 403

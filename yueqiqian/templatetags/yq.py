@@ -29,7 +29,8 @@ class RememberedURLNode(defaulttags.URLNode):
         args = tuple(arg.resolve(context) for arg in self.args)
         kwargs = tuple((k, v.resolve(context)) for k, v in self.kwargs.items())
         values = args + tuple(v for _, v in kwargs)
-        if not all(isinstance(v, (str, int)) for v in values):
+        # Not bool: True == 1 as a cache key, but Django reverses them differently.
+        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
             return super().render(context)
         request = getattr(context, "request", None)
         current_app = getattr(request, "current_app", None)
