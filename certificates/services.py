@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -91,20 +94,74 @@ def ca_chain_pem(*, ca: CAInstitution) -> str:
 logger = logging.getLogger(__name__)
 
 
+class IssuingKeyMismatch(Exception):
+    """The issuing CA's stored certificate or private key is not what its row says it is: the
+    certificate does not have the stored fingerprint, or the key is not the certificate's."""
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    """A CA's issuing certificate as issuance uses it: parsed, with its private key unwrapped."""
+
+    pk: int
+    fingerprint: str
+    certificate: x509.Certificate
+    key: PrivateKeyTypes = field(repr=False)
+    crl_url: str
+    ocsp_url: str
+
+
+# CA id → its issuing CA, kept for the life of the process (a worker issues thousands of
+# certificates with one key). In process memory only: never pickled, cached elsewhere or logged;
+# the key stays encrypted at rest. Every issuance reads the issuing row's id and fingerprint and
+# loads afresh when either changed, so a replaced issuing CA is never signed with.
+_issuers: dict[int, _Issuer] = {}
+
+
+def _issuer_for(*, ca_id: int) -> _Issuer:
+    """The CA's issuing certificate and key: one small query, and the cache while it holds."""
+    pk, fingerprint = (
+        CACertificate.objects.filter(ca_id=ca_id, role=CACertificate.Role.ISSUING)
+        .values_list("pk", "sha256_fingerprint")
+        .get()
+    )
+    cached = _issuers.get(ca_id)
+    if cached is not None and (cached.pk, cached.fingerprint) == (pk, fingerprint):
+        return cached
+    row = CACertificate.objects.select_related("ca").get(pk=pk)
+    certificate = x509.load_pem_x509_certificate(row.certificate_pem.encode())
+    if certificate.fingerprint(hashes.SHA256()).hex() != row.sha256_fingerprint:
+        raise IssuingKeyMismatch(f"{row.ca.code}: the issuing certificate is not the one stored")
+    key = ca_private_key_load(row)
+    if key.public_key() != certificate.public_key():
+        raise IssuingKeyMismatch(f"{row.ca.code}: the stored key is not the issuing CA's key")
+    issuer = _Issuer(
+        pk=row.pk,
+        fingerprint=row.sha256_fingerprint,
+        certificate=certificate,
+        key=key,
+        crl_url=ca_crl_url(ca=row.ca, role=CACertificate.Role.ISSUING),
+        ocsp_url=ca_ocsp_url(ca=row.ca),
+    )
+    _issuers[ca_id] = issuer
+    return issuer
+
+
 def _reserve(order: Order) -> EnterpriseCertificate:
-    """The order's certificate row, created with its random serial before anything is signed.
+    """The order's certificate row, created and committed with its random serial before anything
+    is signed, so every certificate the CA signs has a record even if the worker dies mid-way.
 
     A retried task finds the row (the order is unique on it) and signs with the same serial.
     """
-    existing = EnterpriseCertificate.objects.filter(order=order).first()
+    existing = getattr(order, "certificate", None)
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             return EnterpriseCertificate.objects.create(
                 order=order,
-                ca=order.ca,
-                holder=order.applicant,
+                ca_id=order.ca_id,
+                holder_id=order.applicant_id,
                 status=EnterpriseCertificate.Status.PENDING,
                 enterprise_name=order.enterprise_name,
                 credit_code=order.credit_code,
@@ -120,85 +177,136 @@ def _reserve(order: Order) -> EnterpriseCertificate:
         return existing
 
 
+@dataclass(frozen=True)
+class _Signed:
+    """What issuance made outside any transaction, ready to be stored."""
+
+    certificate: x509.Certificate
+    fingerprint: bytes
+    encrypted_private_key: bytes
+    official_seal: ContentFile
+    legal_rep_seal: ContentFile
+
+
+def _sign(*, order: Order, serial_hex: str) -> _Signed:
+    """The heavy part: the enterprise key and certificate, both seals. No database writes."""
+    issuer = _issuer_for(ca_id=order.ca_id)
+    province = province_for(order.credit_code)
+    issued = build_enterprise_certificate(
+        issuing_cert=issuer.certificate,
+        issuing_key=issuer.key,
+        enterprise_name=order.enterprise_name,
+        credit_code=order.credit_code,
+        province=province,
+        city=city_for(order.enterprise_address, province),
+        years=order.years,
+        serial_number=int(serial_hex, 16),
+        not_before=timezone.now(),
+        crl_url=issuer.crl_url,
+        ocsp_url=issuer.ocsp_url,
+    )
+    fingerprint = issued.certificate.fingerprint(hashes.SHA256())
+    return _Signed(
+        certificate=issued.certificate,
+        fingerprint=fingerprint,
+        encrypted_private_key=key_backend().wrap(issued.private_key, context=fingerprint),
+        official_seal=ContentFile(draw_official_seal(order.enterprise_name), name="official.png"),
+        legal_rep_seal=ContentFile(draw_legal_rep_seal(order.legal_rep_name), name="legal-rep.png"),
+    )
+
+
+def _store_signed(
+    *, order: Order, cert: EnterpriseCertificate, signed: _Signed
+) -> EnterpriseCertificate:
+    """PENDING → VALID with what `_sign` made, under the row lock, unless another run did it
+    first (then its certificate is returned and `signed` is dropped). Inside the caller's
+    transaction."""
+    locked = EnterpriseCertificate.objects.select_for_update().get(pk=cert.pk)
+    if locked.status != EnterpriseCertificate.Status.PENDING:
+        return locked
+    locked.certificate_pem = signed.certificate.public_bytes(serialization.Encoding.PEM).decode()
+    locked.sha256_fingerprint = signed.fingerprint.hex()
+    locked.encrypted_private_key = signed.encrypted_private_key
+    locked.not_before = signed.certificate.not_valid_before_utc
+    locked.not_after = signed.certificate.not_valid_after_utc
+    locked.official_seal.save(signed.official_seal.name, signed.official_seal, save=False)
+    locked.legal_rep_seal.save(signed.legal_rep_seal.name, signed.legal_rep_seal, save=False)
+    if order.renewal_of_id is not None:
+        # A renewal supersedes the old certificate first (one valid per enterprise).
+        renewal_complete(new_certificate=locked)
+    locked.status = EnterpriseCertificate.Status.VALID
+    locked.issued_at = timezone.now()
+    locked.save(
+        update_fields=[
+            "certificate_pem",
+            "sha256_fingerprint",
+            "encrypted_private_key",
+            "not_before",
+            "not_after",
+            "official_seal",
+            "legal_rep_seal",
+            "status",
+            "issued_at",
+        ]
+    )
+    if order.extra_seats:
+        # Seats bought with the certificate last as long as it does. Once per order: a grant
+        # already there (the order is unique on it) is left as it is.
+        SeatGrant.objects.bulk_create(
+            [
+                SeatGrant(
+                    order=order,
+                    credit_code=order.credit_code,
+                    seats=order.extra_seats,
+                    starts_at=locked.not_before,
+                    expires_at=locked.not_after,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    return locked
+
+
 def certificate_issue_for_order(*, order_id: int) -> EnterpriseCertificate | None:
     """(三) Issue the paid order's certificate and seals, then mark the order 已完成. Idempotent.
 
-    Heavy work (key generation, signing, seals) happens outside the final transaction; the
-    guarded move PENDING → VALID and 签发中 → 已完成 happen once, together.
+    Two commits: the serial is reserved first (`_reserve`); the heavy work (key generation,
+    signing, seals) happens outside any transaction; then one transaction makes the certificate
+    VALID and the order 已完成 together — the guarded moves PENDING → VALID and 签发中 → 已完成,
+    the order event last, so the audit chain lock (orders.audit) is held only for that insert
+    and the commit.
     """
     from orders.models import Order
     from orders.services import TransitionConflict, order_transition
     from orders.states import OrderStatus
 
-    order = Order.objects.select_related("ca", "applicant").get(pk=order_id)
+    # The certificate comes along: a retry (or a second task) finds the one it reserved.
+    order = Order.objects.select_related("certificate").get(pk=order_id)
     if order.status != OrderStatus.ISSUING:
         return getattr(order, "certificate", None)
     cert = _reserve(order)
+    signed = None
     if cert.status == EnterpriseCertificate.Status.PENDING:
-        issuing = CACertificate.objects.get(ca=order.ca, role=CACertificate.Role.ISSUING)
-        province = province_for(order.credit_code)
-        now = timezone.now()
-        issued = build_enterprise_certificate(
-            issuing_cert=x509.load_pem_x509_certificate(issuing.certificate_pem.encode()),
-            issuing_key=ca_private_key_load(issuing),
-            enterprise_name=order.enterprise_name,
-            credit_code=order.credit_code,
-            province=province,
-            city=city_for(order.enterprise_address, province),
-            years=order.years,
-            serial_number=int(cert.serial_hex, 16),
-            not_before=now,
-            crl_url=ca_crl_url(ca=order.ca, role=CACertificate.Role.ISSUING),
-            ocsp_url=ca_ocsp_url(ca=order.ca),
-        )
-        fingerprint = issued.certificate.fingerprint(hashes.SHA256())
-        official = ContentFile(draw_official_seal(order.enterprise_name), name="official.png")
-        legal_rep = ContentFile(draw_legal_rep_seal(order.legal_rep_name), name="legal-rep.png")
-        with transaction.atomic():
-            locked = EnterpriseCertificate.objects.select_for_update().get(pk=cert.pk)
-            if locked.status == EnterpriseCertificate.Status.PENDING:
-                locked.certificate_pem = issued.certificate.public_bytes(
-                    serialization.Encoding.PEM
-                ).decode()
-                locked.sha256_fingerprint = fingerprint.hex()
-                locked.encrypted_private_key = key_backend().wrap(
-                    issued.private_key, context=fingerprint
-                )
-                locked.not_before = issued.certificate.not_valid_before_utc
-                locked.not_after = issued.certificate.not_valid_after_utc
-                locked.official_seal.save(official.name, official, save=False)
-                locked.legal_rep_seal.save(legal_rep.name, legal_rep, save=False)
-                # A renewal supersedes the old certificate first (one valid per enterprise).
-                renewal_complete(new_certificate=locked)
-                locked.status = EnterpriseCertificate.Status.VALID
-                locked.issued_at = timezone.now()
-                locked.save()
-                if order.extra_seats:
-                    # Seats bought with the certificate last as long as it does.
-                    SeatGrant.objects.get_or_create(
-                        order=order,
-                        defaults={
-                            "credit_code": order.credit_code,
-                            "seats": order.extra_seats,
-                            "starts_at": locked.not_before,
-                            "expires_at": locked.not_after,
-                        },
-                    )
-            cert = locked
-    try:
-        with transaction.atomic():
+        signed = _sign(order=order, serial_hex=cert.serial_hex)
+    # Read now, outside the transaction: the SMS needs nothing from the database after commit.
+    phone = order.applicant_phone or order.applicant.phone
+    with transaction.atomic():
+        if signed is not None:
+            cert = _store_signed(order=order, cert=cert, signed=signed)
+        try:
             order_transition(
                 order=order,
                 to=OrderStatus.COMPLETED,
                 actor_label="系统",
                 reason=f"证书已签发，序列号 {cert.serial_hex}",
             )
+        except TransitionConflict:
+            logger.info("order %s was already completed", order.number)
+        else:
             # Each side effect is queued on its own: a broker hiccup on one loses neither the
             # completed order nor the other (the invoice sweep also catches a lost invoice).
-            transaction.on_commit(lambda: _invoice_queue(order.pk), robust=True)
-            transaction.on_commit(lambda: _issued_sms_queue(order.pk), robust=True)
-    except TransitionConflict:
-        logger.info("order %s was already completed", order.number)
+            transaction.on_commit(partial(_invoice_queue, order.pk), robust=True)
+            transaction.on_commit(partial(_issued_sms_queue, phone=phone, order=order), robust=True)
     return cert
 
 
@@ -208,13 +316,11 @@ def _invoice_queue(order_id: int) -> None:
     invoice_render.delay(order_id=order_id)
 
 
-def _issued_sms_queue(order_id: int) -> None:
-    from accounts.tasks import sms_deliver
-    from orders.models import Order
+def _issued_sms_queue(*, phone: str, order: Order) -> None:
+    from accounts.tasks import sms_notice_deliver
 
-    order = Order.objects.select_related("applicant").get(pk=order_id)
-    sms_deliver.delay(
-        phone=order.applicant_phone or order.applicant.phone,
+    sms_notice_deliver.delay(
+        phone=phone,
         text=f"【粤企签】{order.enterprise_name}的数字证书已签发（订单 {order.number}），"
         "可在粤企签查看和下载。",
     )

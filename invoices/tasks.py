@@ -24,9 +24,10 @@ def invoice_render(*, order_id: int) -> None:
 
     from .pdf import invoice_items_for, render_invoice_pdf
 
-    if Invoice.objects.filter(order_id=order_id).exists():
+    # One query: the order with what the invoice shows, and its invoice if one was made.
+    order = Order.objects.select_related("ca", "package", "payment", "invoice").get(pk=order_id)
+    if hasattr(order, "invoice"):
         return
-    order = Order.objects.select_related("ca", "package", "payment").get(pk=order_id)
     number = f"FP{order.number[2:]}"
     items = invoice_items_for(order)
     paid_at = order.payment.paid_at if hasattr(order, "payment") else order.updated_at

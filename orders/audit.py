@@ -83,7 +83,12 @@ def event_hash(event: OrderEvent, *, prev_hash: str | None = None) -> str:
 
 
 def chain_lock() -> None:
-    """Serialise appends until the current transaction ends (a no-op off PostgreSQL)."""
+    """Serialise appends until the current transaction ends (a no-op off PostgreSQL).
+
+    Every order event on the site waits here, so take it as late as possible: the event should
+    be the transaction's last write, leaving only its insert and the commit under the lock
+    (orders.services.order_transition writes it after the status; issuance moves the order last).
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKER_APPLICATION_NAME = "yq-itest-worker"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -48,6 +49,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         ),
         "YQ_SMS_SANDBOX_OUTBOX": str(outbox),
         "DJANGO_SETTINGS_MODULE": "yueqiqian.settings",
+        # libpq names the worker's PostgreSQL sessions, so tests can tell them apart.
+        "PGAPPNAME": WORKER_APPLICATION_NAME,
     }
     log = tmp_path_factory.mktemp("worker-log") / "worker.log"
     with log.open("w") as log_file:
@@ -66,6 +69,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
                 "--without-mingle",
                 "-n",
                 f"itest-{os.getpid()}@%h",
+                "-Q",
+                "celery,bulk",
             ],
             cwd=ROOT,
             env=env,

@@ -12,6 +12,7 @@ from orders.models import OrderEvent
 from orders.services import TransitionConflict, order_transition
 from orders.states import OrderStatus
 from tests.factories import PackageFactory, UserFactory, new_certificate_order
+from tests.integration.conftest import WORKER_APPLICATION_NAME
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 PHONE = "13812345678"
@@ -78,3 +79,38 @@ def test_racing_moves_of_one_order_on_postgresql_exactly_one_wins():
     assert winners[0] == f"won:{order.status}"
     moves_out = OrderEvent.objects.filter(order=order, from_status=OrderStatus.AUTHORIZED)
     assert moves_out.count() == 1
+
+
+def test_the_worker_keeps_its_database_sessions_across_tasks(celery_worker):
+    """Celery's Django fixup would open a new PostgreSQL session for every task (a fork and an
+    authentication in the database each time); the worker keeps them, as Django does between
+    requests (yueqiqian.celery.db_connections_tidy, CELERY_DB_REUSE_MAX)."""
+    from accounts.tasks import sms_codes_purge
+
+    def purges_done() -> int:
+        lines = celery_worker.log.read_text().splitlines()
+        return sum("sms_codes_purge[" in line and " succeeded " in line for line in lines)
+
+    def worker_sessions() -> dict[int, object]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, backend_start FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = %s",
+                [WORKER_APPLICATION_NAME],
+            )
+            return dict(cursor.fetchall())
+
+    def run(count: int) -> None:
+        target = purges_done() + count
+        for _ in range(count):
+            sms_codes_purge.delay()
+        celery_worker.wait_for(lambda: purges_done() >= target, what="the purge tasks")
+
+    run(4)
+    first = worker_sessions()
+    run(6)
+    second = worker_sessions()
+
+    assert first, "the worker closed its database sessions after the tasks"
+    assert len(second) <= 2  # one per pool process
+    assert set(first) & set(second), "the second batch opened new sessions"

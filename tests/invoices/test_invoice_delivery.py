@@ -352,3 +352,27 @@ def test_a_new_invoice_is_mailed_once_to_the_address_given_in_the_application(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["zhang@example.cn"]
     assert mail.outbox[0].attachments[0][2] == "application/pdf"
+
+
+def test_rendering_an_invoiced_order_again_reads_one_row_and_writes_nothing(
+    invoiced, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    with (
+        django_assert_num_queries(1),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        invoice_render(order_id=invoiced.pk)
+
+    assert Invoice.objects.filter(order=invoiced).count() == 1
+    assert callbacks == []
+
+
+def test_invoices_and_their_e_mails_go_to_the_bulk_queue():
+    from yueqiqian.celery import app
+
+    for name in ("invoices.tasks.invoice_render", "invoices.tasks.invoice_email_deliver"):
+        assert app.amqp.router.route({}, name)["queue"].name == "bulk"
+    # The sweep itself is a beat job on the default queue; what it queues goes to bulk.
+    assert app.amqp.router.route({}, "invoices.tasks.invoices_render_missing")["queue"].name == (
+        "celery"
+    )

@@ -178,3 +178,48 @@ def test_the_history_pdf_lists_the_order_and_its_verdict(history, tmp_path):
 def test_the_history_pdf_for_an_unknown_order_is_an_error():
     with pytest.raises(CommandError, match="no order"):
         call_command("order_history_pdf", "YQ0000")
+
+
+# ---- order_transition writes the move and its event without savepoints of its own -------------
+
+
+def test_a_lost_race_caught_inside_a_callers_transaction_leaves_it_usable():
+    from django.db import transaction
+
+    from orders.models import Order
+    from orders.services import TransitionConflict
+
+    package = PackageFactory()
+    raced = new_certificate_order(applicant=UserFactory(), package=package)
+    other = new_certificate_order(applicant=UserFactory(), package=package)
+    stale = Order.objects.get(pk=raced.pk)
+    order_transition(order=raced, to=OrderStatus.AWAITING_AUTHORIZATION, actor_label="先到")
+
+    with transaction.atomic():
+        with pytest.raises(TransitionConflict):
+            order_transition(order=stale, to=OrderStatus.CANCELLED, actor_label="后到")
+        order_transition(order=other, to=OrderStatus.CANCELLED, actor_label="同一事务")
+
+    assert Order.objects.get(pk=raced.pk).status == OrderStatus.AWAITING_AUTHORIZATION
+    assert Order.objects.get(pk=other.pk).status == OrderStatus.CANCELLED
+    assert not OrderEvent.objects.filter(order=raced, actor_label="后到").exists()
+    assert chain_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)  # the move's own transaction, as in a request or task
+def test_a_move_whose_event_cannot_be_written_is_not_made(monkeypatch):
+    from orders import audit
+    from orders.models import Order
+
+    order = new_certificate_order(applicant=UserFactory(), package=PackageFactory())
+    events = OrderEvent.objects.count()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("hashing failed")
+
+    monkeypatch.setattr(audit, "event_hash", broken)
+    with pytest.raises(RuntimeError):
+        order_transition(order=order, to=OrderStatus.AWAITING_AUTHORIZATION, actor_label="测试")
+
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.DRAFT
+    assert OrderEvent.objects.count() == events

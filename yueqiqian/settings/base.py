@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(os.environ.get("YQ_VAR_DIR", BASE_DIR / "var"))
@@ -303,7 +304,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery's Django fixup closes the database connection before and after every task unless this
+# is set, and then only every this many tasks: yueqiqian.celery.db_connections_tidy keeps or
+# drops connections by CONN_MAX_AGE and their health instead, as Django does per request.
+CELERY_DB_REUSE_MAX = 1000
+# Two queues. `celery` (the default): issuance, login codes, beat jobs. `bulk`: side effects
+# nobody is waiting for (invoices, their e-mails, notices), which would otherwise queue in
+# front of issuance in a burst. A worker consumes both (`-Q celery,bulk`, or no -Q), `celery`
+# first: with the "priority" order it polls Redis with BRPOP celery bulk, so bulk work runs
+# whenever no issuance is waiting.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("bulk"))
+CELERY_TASK_ROUTES = {
+    "invoices.tasks.invoice_render": {"queue": "bulk"},
+    "invoices.tasks.invoice_email_deliver": {"queue": "bulk"},
+    "accounts.tasks.sms_notice_deliver": {"queue": "bulk"},
+    "certificates.tasks.expiry_reminder_email_deliver": {"queue": "bulk"},
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "queue_order_strategy": "priority"}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Task modules autodiscovery does not find (it only imports each app's tasks.py).
