@@ -166,10 +166,37 @@ def certificate_rows_first(*, user: User, limit: int) -> list[EnterpriseCertific
         "pending": EnterpriseCertificate.Status.PENDING,
         "limit": limit,
     }
-    rows = list(EnterpriseCertificate.objects.raw(_FIRST_ROWS_SQL, params))
-    for row in rows:
-        row.is_holder = bool(row.is_holder)
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_ROWS_SQL, params)
+        found = cursor.fetchall()
+    # Built from the cursor's rows (a RawQuerySet costs more Python than the query): the model's
+    # columns through their database converters, as the ORM would, then the computed ones.
+    rows = []
+    for pk, holder_id, status, name, not_after, ca_name, is_holder, total, used in found:
+        row = EnterpriseCertificate.from_db(
+            connection.alias,
+            _FIRST_ROWS_FIELDS,
+            [pk, holder_id, status, name, _from_db("not_after", not_after)],
+        )
+        row.ca_name, row.is_holder, row.seats_total, row.seats_used = (
+            ca_name, bool(is_holder), total, used
+        )  # fmt: skip
+        rows.append(row)
     return rows
+
+
+_FIRST_ROWS_FIELDS = ["id", "holder_id", "status", "enterprise_name", "not_after"]
+
+
+def _from_db(name: str, value):
+    """A raw column value as the ORM hands it over (e.g. SQLite's text → an aware datetime)."""
+    if value is None:
+        return None
+    field = EnterpriseCertificate._meta.get_field(name)
+    col = field.get_col(EnterpriseCertificate._meta.db_table)
+    for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+        value = converter(value, col, connection)
+    return value
 
 
 def certificate_visible_to(
