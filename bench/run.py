@@ -700,6 +700,11 @@ def run(wrk_bin: str, rundir: Path, env: dict, processes: Processes) -> dict:
     order_list = pages[1]
     today = dt.datetime.now(dt.UTC).date().isoformat()
     results: dict = {"config": CONFIG, "quick": QUICK, "date": today}
+    # The page fixtures were just written: their stamps settle (yueqiqian/fragments.py) before
+    # the pages are counted, as they have long before anyone looks at a page twice.
+    from yueqiqian.fragments import SETTLE_SECONDS
+
+    time.sleep(SETTLE_SECONDS + 1)
     results["queries_small"] = query_counts([floor, *pages])
 
     gunicorn = processes.start(
