@@ -484,7 +484,9 @@ def test_no_agreement_pdf_before_acceptance(client, applicant, package, agreemen
     assert client.get(reverse("orders:agreement_pdf", args=[order.number])).status_code == 404
 
 
-def test_the_order_page_follows_issuance_by_itself(client, legal_rep, package, agreement):
+def issuing_order(client, legal_rep, package) -> Order:
+    """An application the legal rep (logged in on `client`) submitted, authorized and paid:
+    签发中."""
     from orders.services import order_transition
 
     order = submitted(
@@ -494,6 +496,13 @@ def test_the_order_page_follows_issuance_by_itself(client, legal_rep, package, a
     client.post(reverse("orders:authorize", args=[order.number]))
     order.refresh_from_db()
     order_transition(order=order, to=OrderStatus.ISSUING, actor_label="微信支付")
+    return order
+
+
+def test_the_order_page_follows_issuance_by_itself(client, legal_rep, package, agreement):
+    from orders.services import order_transition
+
+    order = issuing_order(client, legal_rep, package)
     url = reverse("orders:detail", args=[order.number])
 
     page = client.get(url).content.decode()
@@ -520,15 +529,7 @@ def test_the_order_page_follows_issuance_by_itself(client, legal_rep, package, a
 def test_the_status_poll_answers_unchanged_with_one_query_of_its_own(
     client, legal_rep, package, agreement, django_assert_num_queries
 ):
-    from orders.services import order_transition
-
-    order = submitted(
-        filled_application(applicant=legal_rep, package=package, legal_rep_id=LEGAL_REP_ID),
-        client,
-    )
-    client.post(reverse("orders:authorize", args=[order.number]))
-    order.refresh_from_db()
-    order_transition(order=order, to=OrderStatus.ISSUING, actor_label="微信支付")
+    order = issuing_order(client, legal_rep, package)
     poll_url = reverse("orders:detail", args=[order.number]) + "?fragment=status&seen=issuing"
     client.get(poll_url, headers={"HX-Request": "true"})  # the session is cached from here on
 
@@ -541,15 +542,7 @@ def test_the_status_poll_answers_unchanged_with_one_query_of_its_own(
 def test_the_status_poll_never_answers_empty_for_someone_elses_order(
     client, legal_rep, package, agreement
 ):
-    from orders.services import order_transition
-
-    order = submitted(
-        filled_application(applicant=legal_rep, package=package, legal_rep_id=LEGAL_REP_ID),
-        client,
-    )
-    client.post(reverse("orders:authorize", args=[order.number]))
-    order.refresh_from_db()
-    order_transition(order=order, to=OrderStatus.ISSUING, actor_label="微信支付")
+    order = issuing_order(client, legal_rep, package)
     client.force_login(UserFactory())
     poll_url = reverse("orders:detail", args=[order.number]) + "?fragment=status&seen=issuing"
 
