@@ -91,11 +91,42 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
                 proc.kill()
 
 
+@pytest.fixture(autouse=True)
+def _worker_drained(request):
+    """A test that used the worker ends only when the worker is idle: tasks it queued (an
+    invoice, a notice) still running while the test database is flushed deadlock the flush."""
+    if "celery_worker" not in request.fixturenames:
+        yield
+        return
+    # Set up after the test database, so this teardown runs before its flush.
+    request.getfixturevalue("transactional_db")
+    worker = request.getfixturevalue("celery_worker")
+    yield
+    worker.wait_idle()
+
+
 class WorkerHandle:
     def __init__(self, *, proc, sms_outbox: Path, log: Path) -> None:
         self.proc = proc
         self.sms_outbox = sms_outbox
         self.log = log
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Until nothing is queued in Redis and the worker runs and holds no task."""
+        import redis
+
+        from yueqiqian.celery import app
+
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+        def idle() -> bool:
+            if any(broker.llen(queue) for queue in ("celery", "bulk")):
+                return False
+            inspect = app.control.inspect(timeout=0.5)
+            busy = [inspect.active() or {}, inspect.reserved() or {}]
+            return not any(tasks for replies in busy for tasks in replies.values())
+
+        self.wait_for(idle, timeout=timeout, what="the worker to finish its tasks")
 
     def wait_for(self, predicate, timeout: float = 20, what: str = "the worker") -> None:
         deadline = time.monotonic() + timeout

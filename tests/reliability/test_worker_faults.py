@@ -37,7 +37,8 @@ from tests.integration.conftest import ROOT
 from tests.orders.test_payments import as_transaction, paid_transaction, sandbox_merchant
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-ORDERS = 20
+# Enough work that a kill 1–4 orders in lands mid-way on a fast machine (~40 issuances/s).
+ORDERS = 40
 ROUNDS = 3
 QUEUE = "celery"
 SEED = int(os.environ.get("YQ_FAULTS_SEED", "0")) or random.SystemRandom().randrange(1, 10**6)
