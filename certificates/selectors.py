@@ -4,6 +4,7 @@ from django.db.models import F, Func, IntegerField, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from accounts.models import User
+from yueqiqian.db import column_from_db
 
 from .keys import key_backend
 from .models import (
@@ -176,7 +177,13 @@ def certificate_rows_first(*, user: User, limit: int) -> list[EnterpriseCertific
         row = EnterpriseCertificate.from_db(
             connection.alias,
             _FIRST_ROWS_FIELDS,
-            [pk, holder_id, status, name, _from_db("not_after", not_after)],
+            [
+                pk,
+                holder_id,
+                status,
+                name,
+                column_from_db(EnterpriseCertificate, "not_after", not_after),
+            ],
         )
         row.ca_name, row.is_holder, row.seats_total, row.seats_used = (
             ca_name, bool(is_holder), total, used
@@ -186,17 +193,6 @@ def certificate_rows_first(*, user: User, limit: int) -> list[EnterpriseCertific
 
 
 _FIRST_ROWS_FIELDS = ["id", "holder_id", "status", "enterprise_name", "not_after"]
-
-
-def _from_db(name: str, value):
-    """A raw column value as the ORM hands it over (e.g. SQLite's text → an aware datetime)."""
-    if value is None:
-        return None
-    field = EnterpriseCertificate._meta.get_field(name)
-    col = field.get_col(EnterpriseCertificate._meta.db_table)
-    for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
-        value = converter(value, col, connection)
-    return value
 
 
 def certificate_visible_to(

@@ -1,8 +1,5 @@
 """The applicant's pages: 订单管理, the application (填写信息 → 阅读协议 → 授权), order detail."""
 
-import hashlib
-from functools import cache as cache_once
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -10,7 +7,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import loader
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -159,16 +155,6 @@ def _content_context(
     }
 
 
-@cache_once
-def _content_markup_digest() -> str:
-    """The content also shows these templates: a deploy that changes them changes its key."""
-    sources = "".join(
-        loader.get_template(name).template.source
-        for name in ("orders/_steps.html", "orders/_field.html")
-    )
-    return hashlib.sha256(sources.encode()).hexdigest()[:12]
-
-
 def _content(request: HttpRequest, order: Order, *, asked: str | None) -> tuple[str, bool]:
     """The page's content with the section `asked` for open (else the first still to fill), and
     whether it may be cached: not with an open 证书信息, whose CA and package lists are read
@@ -221,13 +207,11 @@ def apply(request: HttpRequest, number: str) -> HttpResponse:
     status, *stamp = _page_stamp(request, number)
     if status != OrderStatus.DRAFT:
         return redirect(_next_step_url(_own_order(request, number)))
-    # The slot is derived from SECRET_KEY: content cached by a process with another key (a
-    # rotation) must not be served here, its slot would not be replaced.
-    shows = (*stamp, asked if asked in SECTION_FIELDS else "", _content_markup_digest(), _CSRF_SLOT)
-    key = fragment_key(
-        "orders/apply.html#content",
-        [number, hashlib.sha256(repr(shows).encode()).hexdigest()],  # names: any characters
-    )
+    # The key's digest of the deployed sources covers the included templates and the Python
+    # field markup. The slot is derived from SECRET_KEY: content cached by a process with
+    # another key (a rotation) must not be served here, its slot would not be replaced.
+    opened = asked if asked in SECTION_FIELDS else ""
+    key = fragment_key("orders/apply.html#content", [number, *stamp, opened, _CSRF_SLOT])
     content = cache.get(key)
     if content is None:
         content, cacheable = _content(request, _own_order(request, number), asked=asked)
