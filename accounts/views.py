@@ -19,6 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from yueqiqian.http import client_ip
 from yueqiqian.ratelimit import RateLimited
 
+from .backends import BACKEND
 from .forms import IdentityForm, LoginForm, PhoneForm
 from .selectors import identity_for, login_code_cooldown
 from .services import (
@@ -83,7 +84,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 # Keep the 获取验证码 countdown running across the re-rendered form.
                 context["countdown"] = login_code_cooldown(phone=form.cleaned_data["phone"])
             else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, user, backend=BACKEND)
                 target = context["next"]
                 if request.htmx:
                     return HttpResponseClientRedirect(target)
