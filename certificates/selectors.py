@@ -146,7 +146,8 @@ _FIRST_ROWS_SQL = (
     " (SELECT name FROM certificates_cainstitution WHERE id = c.ca_id) AS ca_name,"
     " (c.holder_id = %(user)s) AS is_holder,"
     f" {_SEATS_TOTAL_SQL.format('c.credit_code', '%(now)s', '%(now)s')} AS seats_total,"
-    f" {_SEATS_USED_SQL.format('c.id')} AS seats_used"
+    f" {_SEATS_USED_SQL.format('c.id')} AS seats_used,"
+    " c.created_at"
     " FROM certificates_enterprisecertificate c"
     " WHERE c.id IN (SELECT h.id FROM certificates_enterprisecertificate h"
     "  WHERE h.holder_id = %(user)s"
@@ -160,20 +161,46 @@ _FIRST_ROWS_SQL = (
 def certificate_rows_first(*, user: User, limit: int) -> list[EnterpriseCertificate]:
     """The first `limit` rows of certificate_rows_for_user, with `ca_name`, `is_holder` and
     the seat numbers, in one SQL query."""
-    params = {
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_ROWS_SQL, _first_rows_params(user, limit))
+        return _first_rows_from(cursor.fetchall())
+
+
+def certificate_rows_first_beside(
+    statement: tuple[str, dict], *, user: User, limit: int
+) -> tuple[tuple, list[EnterpriseCertificate]]:
+    """certificate_rows_first, and the one row of another statement (e.g. the user's orders'
+    stamp for home), in one round trip: a page that needs both pays one query's overhead. The
+    statement must give exactly one row; its named parameters must not be this query's."""
+    sql, params = statement
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.*, r.* FROM ({sql}) b LEFT JOIN ({_FIRST_ROWS_SQL}) r ON 1 = 1"  # noqa: S608
+            " ORDER BY r.created_at DESC",
+            {**params, **_first_rows_params(user, limit)},
+        )
+        found = cursor.fetchall()
+    width = len(found[0]) - _FIRST_ROWS_WIDTH
+    # No certificate: one row, the statement's values beside NULLs.
+    rows = [row[width:] for row in found if row[width] is not None]
+    return found[0][:width], _first_rows_from(rows)
+
+
+def _first_rows_params(user: User, limit: int) -> dict:
+    return {
         "user": user.pk,
         "phone": user.phone,
         "now": connection.ops.adapt_datetimefield_value(timezone.now()),
         "pending": EnterpriseCertificate.Status.PENDING,
         "limit": limit,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_FIRST_ROWS_SQL, params)
-        found = cursor.fetchall()
+
+
+def _first_rows_from(found) -> list[EnterpriseCertificate]:
     # Built from the cursor's rows (a RawQuerySet costs more Python than the query): the model's
     # columns through their database converters, as the ORM would, then the computed ones.
     rows = []
-    for pk, holder_id, status, name, not_after, ca_name, is_holder, total, used in found:
+    for pk, holder_id, status, name, not_after, ca_name, is_holder, total, used, _ in found:
         row = EnterpriseCertificate.from_db(
             connection.alias,
             _FIRST_ROWS_FIELDS,
@@ -193,6 +220,7 @@ def certificate_rows_first(*, user: User, limit: int) -> list[EnterpriseCertific
 
 
 _FIRST_ROWS_FIELDS = ["id", "holder_id", "status", "enterprise_name", "not_after"]
+_FIRST_ROWS_WIDTH = 10  # the columns of _FIRST_ROWS_SQL
 
 
 def certificate_visible_to(

@@ -5,8 +5,12 @@ from django.template import loader
 from django.views.decorators.http import require_GET
 
 from accounts.selectors import identity_for
-from certificates.selectors import certificate_rows_first
-from orders.selectors import order_list_for_user, order_list_stamp
+from certificates.selectors import certificate_rows_first, certificate_rows_first_beside
+from orders.selectors import (
+    order_list_for_user,
+    order_list_stamp_from,
+    order_list_stamp_statement,
+)
 from yueqiqian.fragments import cached_fragment, settled
 
 
@@ -15,7 +19,11 @@ def home(request: HttpRequest) -> HttpResponse:
     recent, certificates = "", []
     if request.user.is_authenticated:
         user = request.user
-        count, last_change = order_list_stamp(user=user)
+        # The orders' stamp and the certificate rows in one round trip.
+        stamp, certificates = certificate_rows_first_beside(
+            order_list_stamp_statement(user=user), user=user, limit=3
+        )
+        count, last_change = order_list_stamp_from(stamp)
         # Rendered again only when one of the user's orders changed (yueqiqian/fragments.py).
         recent = cached_fragment(
             "home.html#recent_orders",
@@ -23,7 +31,6 @@ def home(request: HttpRequest) -> HttpResponse:
             context=lambda: {"recent_orders": list(order_list_for_user(user=user)[:3])},
             cacheable=settled(last_change),
         )
-        certificates = certificate_rows_first(user=user, limit=3)
     return render(
         request,
         "home.html",

@@ -21,8 +21,14 @@ from certificates.models import (
     EnterpriseCertificate,
     SeatGrant,
 )
-from certificates.selectors import certificate_rows_first, certificate_rows_for_user
+from certificates.selectors import (
+    certificate_rows_first,
+    certificate_rows_first_beside,
+    certificate_rows_for_user,
+)
 from certificates.services import certificate_issue_for_order, employee_add, employee_remove
+from orders.models import Order
+from orders.selectors import order_list_stamp, order_list_stamp_from, order_list_stamp_statement
 from orders.services import order_transition
 from orders.states import OrderStatus
 from tests.factories import (
@@ -484,6 +490,41 @@ def test_the_first_rows_in_sql_are_the_orms_first_rows(package, limit):
     }
     mine = next(r for r in certificate_rows_first(user=me, limit=10) if r.pk == held.pk)
     assert (mine.is_holder, mine.seats_used, mine.seats_total) == (True, 2, 5)
+
+
+def test_home_reads_the_orders_stamp_beside_the_first_rows(package):
+    """Home reads its certificate rows and the orders' stamp in one statement: the same rows as
+    certificate_rows_first and the same stamp as order_list_stamp, with or without either."""
+    me = UserFactory(phone=EMPLOYEE_PHONE)
+
+    def both():
+        return certificate_rows_first_beside(order_list_stamp_statement(user=me), user=me, limit=3)
+
+    stamp, rows = both()  # neither orders nor certificates
+    assert (order_list_stamp_from(stamp), rows) == ((0, None), [])
+
+    boss = UserFactory()
+    for name in ["一号有限公司", "二号有限公司", "三号有限公司", "四号有限公司"]:
+        authorize(
+            certificate_row(holder=boss, package=package, enterprise_name=name), EMPLOYEE_PHONE
+        )
+    stamp, rows = both()  # certificates, no orders of mine
+    assert order_list_stamp_from(stamp) == (0, None)
+    assert [_shown(r) for r in rows] == [
+        _shown(r) for r in certificate_rows_first(user=me, limit=3)
+    ]
+    assert [r.enterprise_name for r in rows] == ["四号有限公司", "三号有限公司", "二号有限公司"]
+
+    certificate_row(holder=me, package=package, enterprise_name="我的企业有限公司")
+    seat_topup_order(applicant=me, ca=package.ca)
+    stamp, rows = both()
+    assert order_list_stamp_from(stamp) == order_list_stamp(user=me)
+    assert order_list_stamp(user=me)[0] == Order.objects.filter(applicant=me).count() > 0
+    assert [_shown(r) for r in rows] == [
+        _shown(r) for r in certificate_rows_first(user=me, limit=3)
+    ]
+    assert rows[0].enterprise_name == "我的企业有限公司"
+    assert rows[0].is_holder
 
 
 def test_the_certificates_a_user_sees_are_found_through_indexes(package):
