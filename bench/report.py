@@ -37,7 +37,8 @@ def write(results: dict, path: Path) -> None:
         "connections (CONN_MAX_AGE 60), DEBUG off, settings `bench.settings` (base settings + "
         "the floor view's urlconf). Load: `wrk -t2 -c32 --latency`, "
         f"{results['config']['warmup']} s warm-up then {results['config']['duration']} s per "
-        "page, logged-in pages with the session cookie in `-H`.",
+        "page and as long for its floor (two runs each), logged-in pages with the session "
+        "cookie in `-H`.",
         "",
         "## Targets",
         "",
@@ -67,8 +68,9 @@ def write(results: dict, path: Path) -> None:
         "",
         "The floor is `bench/floor/` (bench/urls.py): one query of 20 order rows and a small "
         "template through the full middleware stack, no session. The machine is shared with "
-        "other work, so each page ran right after a floor run of its own and its ratio is to "
-        f"that floor (floor runs: {min(floors):.0f}–{max(floors):.0f} req/s).",
+        "other work, so each page ran between floor runs of its own — floor, page, page, floor, "
+        "half the duration each, a drifting load weighs on both sides alike — and its ratio is "
+        f"to those (floor: {min(floors):.0f}–{max(floors):.0f} req/s).",
         "",
         "| page | req/s | its floor req/s | ratio | p50 ms | p99 ms | floor p99 ms | queries "
         "| non-2xx |",
@@ -90,7 +92,15 @@ def write(results: dict, path: Path) -> None:
         "`build_enterprise_certificate`, `draw_official_seal` + `draw_legal_rep_seal`, "
         f"`render_invoice_pdf`): {raw_r['per_order_ms']} ms per order = **{raw}/s** on one core "
         f"(certificate {raw_r['parts_ms']['certificate']} ms, seals {raw_r['parts_ms']['seals']}"
-        f" ms, invoice {raw_r['parts_ms']['invoice']} ms; {raw_r['iterations']} orders).",
+        f" ms, invoice {raw_r['parts_ms']['invoice']} ms; {raw_r['iterations']} orders"
+        + (
+            f", half before the pipeline and half after it: "
+            f"{' and '.join(f'{r}/s' for r in raw_r['runs_per_second'])}, the mean per order "
+            "is the figure"
+            if raw_r.get("runs_per_second")
+            else ""
+        )
+        + ").",
         "",
         f"**Pipeline** (gunicorn takes the signed notification → Payment, 签发中, "
         "`certificate_issue` queued on commit → 2 Celery worker processes: certificate, seals, "
