@@ -29,7 +29,7 @@ from yueqiqian.http import client_ip
 from . import services
 from .forms import SECTION_FORMS, section_form
 from .models import Order
-from .selectors import order_list_for_user, order_list_stamp
+from .selectors import order_list_for_user, order_list_stamp, order_page_stamp, order_status_of
 from .services import SECTION_FIELDS, SECTION_TITLES, ApplicationError
 from .states import OrderKind, OrderStatus
 
@@ -171,11 +171,10 @@ def _content(request: HttpRequest, order: Order, *, asked: str | None) -> tuple[
 def _page_stamp(request: HttpRequest, number: str) -> tuple:
     """The applicant's order's status and all the page shows that can change: the order (every
     write moves its `updated_at`) and the names of its CA and package. One light query."""
-    return get_object_or_404(
-        Order.objects.values_list("status", "updated_at", "ca__name", "package__name"),
-        number=number,
-        applicant=request.user,
-    )
+    stamp = order_page_stamp(number=number, user=request.user)
+    if stamp is None:
+        raise Http404
+    return stamp
 
 
 @login_required
@@ -421,12 +420,7 @@ def _status_unchanged(request: HttpRequest, number: str) -> bool:
     seen = request.GET.get("seen")
     if seen not in _QUIET_STATUSES:
         return False
-    status = (
-        Order.objects.filter(number=number, applicant=request.user)
-        .values_list("status", flat=True)
-        .first()
-    )
-    return status == seen
+    return order_status_of(number=number, user=request.user) == seen
 
 
 @login_required

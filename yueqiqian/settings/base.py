@@ -122,6 +122,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # click) then misuse it ("bad parameter or other API misuse").
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+elif env_bool("DB_PREPARED_STATEMENTS", True):
+    # The hand-written statements of the hot pages (yueqiqian/db.py prepared_cursor) are
+    # planned once per connection: PostgreSQL spent more planning them than running them.
+    # The ORM's cursors bind on the client and never prepare, whatever this says. Off
+    # (DB_PREPARED_STATEMENTS=0) behind a pooler that can't keep prepared statements.
+    DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 0}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
