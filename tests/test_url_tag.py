@@ -1,7 +1,13 @@
-"""The site's {% url %}: Django's tag with the reverse remembered, giving the same answers."""
+"""The site's {% url %} and {% static %}: Django's tags, remembered, giving the same answers."""
+
+import json
+from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.template import Template, TemplateSyntaxError, engines
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 from yueqiqian.templatetags import yq
@@ -86,3 +92,51 @@ def test_true_is_not_taken_for_1():
     with pytest.raises(NoReverseMatch):
         render("{% url 'certificates:detail' n %}", n=True)
     assert one == reverse("certificates:detail", args=[1])
+
+
+# ---- {% static %} --------------------------------------------------------------------------------
+
+
+def test_the_site_static_tag_is_the_remembered_one_and_no_template_loads_djangos():
+    nodes = engines["django"].from_string("{% static 'css/app.css' %}").template.nodelist
+    assert isinstance(nodes[0], yq.RememberedStaticNode)
+    templates = Path(settings.BASE_DIR, "templates")
+    loading = [p.name for p in templates.rglob("*.html") if "{% load static %}" in p.read_text()]
+    assert loading == []
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+    ],
+)
+def test_static_gives_what_django_gives_and_asks_the_storage_once(settings, storage, tmp_path):
+    paths = {"css/app.css": "css/app.0123abcd.css", "a b/ü.js": "a b/ü.4567cdef.js"}
+    (tmp_path / "staticfiles.json").write_text(json.dumps({"version": "1.1", "paths": paths}))
+    settings.STATIC_ROOT = tmp_path
+    settings.DEBUG = False
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": storage}}
+    source = "{% static 'css/app.css' %} {% static path %} {% static 'css/app.css' as u %}[{{ u }}]"
+    expected = f"{static('css/app.css')} {static('a b/ü.js')} [{static('css/app.css')}]"
+    assert ("0123abcd" in expected) is storage.endswith("ManifestStaticFilesStorage")
+
+    handle_simple = yq.StaticNode.handle_simple
+    with mock.patch.object(yq.StaticNode, "handle_simple", wraps=handle_simple) as asked:
+        assert render(source, path="a b/ü.js") == expected
+        assert render(source, path="a b/ü.js") == expected
+    assert asked.call_count == 2  # once per path, not per use
+
+
+def test_a_path_the_manifest_lacks_raises_as_in_django(settings, tmp_path):
+    (tmp_path / "staticfiles.json").write_text(json.dumps({"version": "1.1", "paths": {}}))
+    settings.STATIC_ROOT = tmp_path
+    settings.DEBUG = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+            render("{% static 'nope.css' %}")

@@ -4,7 +4,10 @@ from functools import lru_cache
 
 from django import template
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template import defaulttags
+from django.templatetags.static import StaticNode
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape
 
@@ -61,6 +64,36 @@ def url(parser, token):
     """Django's {% url %} (same syntax, same errors), with the reverse remembered."""
     node = defaulttags.url(parser, token)
     return RememberedURLNode(node.view_name, node.args, node.kwargs, node.asvar)
+
+
+# ---- {% static %}, remembered -------------------------------------------------------------------
+# The storage's url() (the manifest lookup, quoting, joining) costs ~25 µs, and every page's
+# layout names four files. A path always gives the same URL in one process — the manifest is
+# read once, when the storage is made — so this `static` tag (it replaces the one `{% load
+# static %}` brings; our templates don't load it) remembers them; a settings change (tests)
+# forgets them. A path the storage refuses raises as before, and is not remembered.
+
+
+@lru_cache(maxsize=1024)
+def _static_url(path: str) -> str:
+    return StaticNode.handle_simple(path)
+
+
+@receiver(setting_changed)
+def _static_forget(**kwargs) -> None:
+    _static_url.cache_clear()
+
+
+class RememberedStaticNode(StaticNode):
+    def url(self, context) -> str:
+        path = self.path.resolve(context)
+        return _static_url(path) if isinstance(path, str) else self.handle_simple(path)
+
+
+@register.tag
+def static(parser, token):
+    """Django's {% static %} (same syntax), with the URL remembered."""
+    return RememberedStaticNode.handle_token(parser, token)
 
 
 @register.filter
