@@ -101,7 +101,7 @@ def _check_status(order: Order) -> None:
 def _order_for_update(order: Order) -> Order:
     """The order's row, locked until the transaction ends; refused unless it may still take a
     transfer. Two tabs submitting at once queue here."""
-    locked = Order.objects.select_for_update().select_related("ca").get(pk=order.pk)
+    locked = Order.objects.select_for_update(of=("self",)).select_related("ca").get(pk=order.pk)
     _check_status(locked)
     return locked
 
