@@ -4,7 +4,7 @@ from django.db.models import F, Func, IntegerField, Q, QuerySet, Sum, Value
 from django.utils import timezone
 
 from accounts.models import User
-from yueqiqian.db import column_from_db, prepared_cursor, raw_instances
+from yueqiqian.db import column_from_db, raw_instances
 
 from .keys import key_backend
 from .models import (
@@ -161,7 +161,7 @@ _FIRST_ROWS_SQL = (
 def certificate_rows_first(*, user: User, limit: int) -> list[EnterpriseCertificate]:
     """The first `limit` rows of certificate_rows_for_user, with `ca_name`, `is_holder` and
     the seat numbers, in one SQL query."""
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_FIRST_ROWS_SQL, _first_rows_params(user, limit))
         return _first_rows_from(cursor.fetchall())
 
@@ -173,7 +173,7 @@ def certificate_rows_first_beside(
     stamp for home), in one round trip: a page that needs both pays one query's overhead. The
     statement must give exactly one row; its named parameters must not be this query's."""
     sql, params = statement
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT b.*, r.* FROM ({sql}) b LEFT JOIN ({_FIRST_ROWS_SQL}) r ON 1 = 1"  # noqa: S608
             " ORDER BY r.created_at DESC",

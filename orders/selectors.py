@@ -1,9 +1,10 @@
 import datetime as dt
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import User
-from yueqiqian.db import column_from_db, prepared_cursor
+from yueqiqian.db import column_from_db
 
 from .models import Order
 
@@ -33,7 +34,7 @@ def order_list_stamp(*, user: User) -> tuple[int, dt.datetime | None]:
 
     In SQL: it runs on every view of 订单管理 and home, and the ORM spent several times
     PostgreSQL's 0.05 ms building and compiling the aggregate."""
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(*order_list_stamp_statement(user=user))
         return order_list_stamp_from(cursor.fetchone())
 
@@ -70,7 +71,7 @@ _PAGE_STAMP_SQL = (
 
 def order_status_of(*, number: str, user: User) -> str | None:
     """The status of the user's order `number`, or None if the user has no such order."""
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_STATUS_SQL, {"number": number, "applicant": user.pk})
         row = cursor.fetchone()
     return row[0] if row else None
@@ -79,7 +80,7 @@ def order_status_of(*, number: str, user: User) -> str | None:
 def order_page_stamp(*, number: str, user: User) -> tuple | None:
     """What can change on the user's order's application page: (status, updated_at — every
     write moves it —, the CA's name, the package's name); None if the user has no such order."""
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_PAGE_STAMP_SQL, {"number": number, "applicant": user.pk})
         row = cursor.fetchone()
     if row is None:

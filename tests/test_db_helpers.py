@@ -3,14 +3,12 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certificates.models import CAInstitution
 from orders.models import Order
 from tests.factories import CAInstitutionFactory, PackageFactory, UserFactory, new_certificate_order
-from yueqiqian.db import prepared_cursor, raw_instances
+from yueqiqian.db import raw_instances
 
 pytestmark = pytest.mark.django_db
 
@@ -47,12 +45,3 @@ def test_raw_instances_are_what_django_raw_gives():
 def test_a_raw_statement_without_the_primary_key_is_refused():
     with pytest.raises(ValueError, match="primary key"):
         raw_instances(CAInstitution, "SELECT name FROM certificates_cainstitution", [])
-
-
-def test_statements_on_the_prepared_cursor_are_counted_like_any_query():
-    user = UserFactory()
-    with CaptureQueriesContext(connection) as queries, prepared_cursor() as cursor:
-        cursor.execute("SELECT phone FROM accounts_user WHERE id = %(id)s", {"id": user.pk})
-        assert cursor.fetchone() == (user.phone,)
-    assert len(queries) == 1
-    assert "accounts_user" in queries[0]["sql"]

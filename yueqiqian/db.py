@@ -48,7 +48,7 @@ def instance_by_pk(model: type[Model], pk) -> Model | None:
     except ValidationError:
         return None
     sql, attnames, converting = _by_pk_plan(model, connection.vendor)
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
     if row is None:
@@ -62,35 +62,11 @@ def instance_by_pk(model: type[Model], pk) -> Model | None:
     return model.from_db(connection.alias, attnames, row)
 
 
-def prepared_cursor():
-    """A cursor for the hand-written statements of the hot pages. On PostgreSQL the parameters
-    are bound on the server and the statement is prepared once per connection (psycopg keeps
-    the 100 most recent): PostgreSQL then plans it once, where planning cost more than running
-    it (home's statement: 0.9 ms planning, 0.2 ms running). Elsewhere Django's cursor; with
-    DB_PREPARED_STATEMENTS=0 server-side binding without preparing. Wrapped as Django wraps its
-    own cursors, so the statements are counted and logged like any other query."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
-    from django.db.backends.postgresql.psycopg_any import register_tzloader
-    from psycopg.pq import Format
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)
-        # As Django's create_cursor: the connection's time zone, if it changed since connecting.
-        tzloader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-        if connection.timezone != tzloader.timezone:
-            register_tzloader(connection.timezone, cursor)
-        return connection._prepare_cursor(cursor)
-
-
 def raw_instances(model: type[Model], sql: str, params) -> list[Model]:
-    """`list(model.objects.raw(sql, params))` through prepared_cursor: columns named after the
+    """`list(model.objects.raw(sql, params))` for less Python: columns named after the
     model's fields are loaded (converted as the ORM converts them), the model's other fields
     deferred, and any other column set as an attribute."""
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = tuple(column[0] for column in cursor.description)
         found = cursor.fetchall()
