@@ -6,8 +6,11 @@ PORT ?= 8000
 # Phase two of `make test`: PostgreSQL, Redis and a real Celery worker.
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yueqiqian
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Phase three: phase one's tests again on PostgreSQL, what production runs (SQLite ignores row
+# locks and accepts SQL that PostgreSQL refuses).
+UNIT_PG_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yueqiqian_unit
 
-.PHONY: install run test test-unit test-integration lint format compose-check clean bench
+.PHONY: install run test test-unit test-integration test-unit-pg lint format compose-check clean bench
 
 $(STAMP): uv.lock pyproject.toml .python-version scripts/bootstrap.sh
 	@rm -f $(VENV)/.installed-*
@@ -22,7 +25,7 @@ run: $(STAMP)
 	@echo "粤企签 serving on http://127.0.0.1:$(PORT)/"
 	$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: test-unit test-integration
+test: test-unit test-integration test-unit-pg
 
 test-unit: $(STAMP)
 	scripts/system-deps.sh
@@ -32,6 +35,10 @@ test-integration: $(STAMP)
 	scripts/services.sh
 	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
 	  $(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+test-unit-pg: $(STAMP)
+	scripts/services.sh
+	DATABASE_URL=$(UNIT_PG_DATABASE_URL) $(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
