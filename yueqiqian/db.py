@@ -20,22 +20,15 @@ def column_from_db(model: type[Model], name: str, value):
 
 
 @cache
-def _by_pk_plan(model: type[Model], vendor: str) -> tuple[str, list[str], list[tuple]]:
-    """The statement reading one row of `model` by primary key, the attribute names in column
-    order, and each column's (index, field, column, converters) where the backend converts."""
+def _by_pk_sql(model: type[Model], vendor: str) -> str:
+    """The statement reading one row of `model`, every concrete field, by primary key."""
     opts = model._meta
-    fields = opts.concrete_fields
     quote = connection.ops.quote_name
-    sql = "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608 (names from the model)
-        ", ".join(quote(f.column) for f in fields), quote(opts.db_table), quote(opts.pk.column)
+    return "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608 (names from the model)
+        ", ".join(quote(f.column) for f in opts.concrete_fields),
+        quote(opts.db_table),
+        quote(opts.pk.column),
     )
-    converting = []
-    for index, field in enumerate(fields):
-        col = field.get_col(opts.db_table)
-        converters = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-        if converters:
-            converting.append((index, col, converters))
-    return sql, [f.attname for f in fields], converting
 
 
 def instance_by_pk(model: type[Model], pk) -> Model | None:
@@ -47,19 +40,8 @@ def instance_by_pk(model: type[Model], pk) -> Model | None:
         pk = model._meta.pk.to_python(pk)
     except ValidationError:
         return None
-    sql, attnames, converting = _by_pk_plan(model, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    if converting:
-        row = list(row)
-        for index, col, converters in converting:
-            if row[index] is not None:
-                for converter in converters:
-                    row[index] = converter(row[index], col, connection)
-    return model.from_db(connection.alias, attnames, row)
+    found = raw_instances(model, _by_pk_sql(model, connection.vendor), [pk])
+    return found[0] if found else None
 
 
 def raw_instances(model: type[Model], sql: str, params) -> list[Model]:
